@@ -1,0 +1,220 @@
+"""Command line: python -m app {dev,serve,worker,beat,migrate,services,tenants,demo}."""
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from app.core.config import PROJECT_ROOT, get_settings
+
+ALL_QUEUES = ("agents.sdr,agents.sales,agents.negotiation,agents.finance,agents.coaching,"
+              "agents.echo,pipeline,knowledge,maintenance")
+
+
+def _alembic_config():
+    from alembic.config import Config
+
+    return Config(str(PROJECT_ROOT / "alembic.ini"))
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from alembic import command
+
+    command.upgrade(_alembic_config(), args.revision)
+    print(f"database migrated to {args.revision}")
+    return 0
+
+
+def cmd_services(args: argparse.Namespace) -> int:
+    from app.core import embedded
+
+    if args.action == "up":
+        urls = embedded.up()
+        print(json.dumps({"status": embedded.status(), "redis_url": urls.redis_url}, indent=2))
+    elif args.action == "down":
+        embedded.down()
+        print(json.dumps(embedded.status(), indent=2))
+    else:
+        print(json.dumps(embedded.status(), indent=2))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    uvicorn.run("app.main:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
+                log_config=None, proxy_headers=True)
+    return 0
+
+
+def _celery(*celery_args: str) -> list[str]:
+    return [sys.executable, "-m", "celery", "-A", "workers.celery_app", *celery_args]
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    argv = ["worker", "--loglevel", "INFO", "-Q", args.queues, "--concurrency", str(args.concurrency)]
+    if args.hostname:
+        argv += ["--hostname", args.hostname]
+    os.execv(sys.executable, _celery(*argv))
+
+
+def cmd_beat(args: argparse.Namespace) -> int:
+    schedule = get_settings().data_dir / "celerybeat-schedule"
+    schedule.parent.mkdir(parents=True, exist_ok=True)
+    os.execv(sys.executable, _celery("beat", "--loglevel", "INFO", "--schedule", str(schedule)))
+
+
+def cmd_tenants(args: argparse.Namespace) -> int:
+    from app.core.db import session_scope
+    from app.core.errors import AppError
+    from app.tenants.schemas import validate_timezone
+    from app.tenants.service import create_tenant
+
+    try:
+        validate_timezone(args.timezone)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        with session_scope() as session:
+            tenant, owner = create_tenant(session, name=args.name, admin_email=args.admin_email,
+                                          admin_password=args.admin_password, timezone=args.timezone,
+                                          slug=args.slug)
+    except AppError as exc:
+        print(f"error: {exc.detail}", file=sys.stderr)
+        return 1
+    print(json.dumps({"tenant_id": str(tenant.id), "admin_user_id": str(owner.id)}))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from app.demo import run_demo
+
+    return run_demo(args.base_url)
+
+
+def _wait_ready(base_url: str, processes: list[subprocess.Popen], timeout: float = 60) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(p.poll() is not None for p in processes):
+            raise SystemExit("a service exited during start-up; see the output above")
+        try:
+            if httpx.get(f"{base_url}/ready", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise SystemExit(f"the API did not become ready at {base_url} within {timeout:.0f}s")
+
+
+def cmd_dev(args: argparse.Namespace) -> int:
+    from app.core import embedded
+
+    settings = get_settings()
+    started_services = not (settings.database_url and settings.redis_url)
+    if started_services:
+        embedded.up(settings)
+        print("embedded PostgreSQL and Redis are up (data in .data/)")
+    cmd_migrate(argparse.Namespace(revision="head"))
+    base_url = f"http://127.0.0.1:{args.port}"
+    processes = [
+        subprocess.Popen([sys.executable, "-m", "app", "serve", "--port", str(args.port)]),
+        subprocess.Popen([sys.executable, "-m", "app", "worker", "--concurrency", "2"]),
+        subprocess.Popen([sys.executable, "-m", "app", "beat"]),
+    ]
+    stopping = False
+
+    def stop(*_: object) -> None:
+        nonlocal stopping
+        if stopping:
+            return
+        stopping = True
+        print("\nstopping API, worker and beat ...")
+        for process in processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        if started_services:
+            embedded.down(settings)
+            print("embedded services stopped")
+
+    signal.signal(signal.SIGTERM, lambda *_: (stop(), sys.exit(0)))
+    try:
+        _wait_ready(base_url, processes)
+        if not args.no_demo:
+            cmd_demo(argparse.Namespace(base_url=base_url))
+        print(f"\nAgentline is running: {base_url}  (API docs: {base_url}/docs). Ctrl-C stops everything.")
+        while all(p.poll() is None for p in processes):
+            time.sleep(0.5)
+        print("a service exited; shutting down")
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        stop()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m app", description="Agentline command line")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    dev = sub.add_parser("dev", help="embedded services, migrations, API, worker, beat and the demo")
+    dev.add_argument("--port", type=int, default=8000)
+    dev.add_argument("--no-demo", action="store_true")
+    dev.set_defaults(func=cmd_dev)
+
+    serve = sub.add_parser("serve", help="the HTTP API")
+    serve.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    serve.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    serve.add_argument("--workers", type=int, default=1)
+    serve.set_defaults(func=cmd_serve)
+
+    worker = sub.add_parser("worker", help="a Celery worker")
+    worker.add_argument("--queues", default=ALL_QUEUES)
+    worker.add_argument("--concurrency", type=int, default=os.cpu_count() or 2)
+    worker.add_argument("--hostname", default=None)
+    worker.set_defaults(func=cmd_worker)
+
+    beat = sub.add_parser("beat", help="the Celery beat scheduler (relay, reaper, weekly coaching)")
+    beat.set_defaults(func=cmd_beat)
+
+    migrate = sub.add_parser("migrate", help="alembic upgrade")
+    migrate.add_argument("revision", nargs="?", default="head")
+    migrate.set_defaults(func=cmd_migrate)
+
+    services = sub.add_parser("services", help="the embedded PostgreSQL and Redis")
+    services.add_argument("action", choices=["up", "down", "status"])
+    services.set_defaults(func=cmd_services)
+
+    tenants = sub.add_parser("tenants", help="tenant administration")
+    tenants_sub = tenants.add_subparsers(dest="tenants_command", required=True)
+    create = tenants_sub.add_parser("create", help="create a tenant and its owner")
+    create.add_argument("--name", required=True)
+    create.add_argument("--admin-email", required=True)
+    create.add_argument("--admin-password", required=True)
+    create.add_argument("--timezone", default="UTC")
+    create.add_argument("--slug", default=None)
+    create.set_defaults(func=cmd_tenants)
+
+    demo = sub.add_parser("demo", help="seed the demo tenant and drive the pipeline through the API")
+    demo.add_argument("--base-url", default="http://127.0.0.1:8000")
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args) or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

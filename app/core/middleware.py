@@ -1,0 +1,107 @@
+"""ASGI middleware: request ids, structured access logs, HTTP metrics, and the request body size limit."""
+
+import json
+import time
+import uuid
+
+import structlog
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.core.config import get_settings
+from app.core.errors import PROBLEM_JSON
+from app.core.metrics import HTTP_LATENCY, HTTP_REQUESTS
+
+log = structlog.get_logger("app.http")
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+class RequestContextMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        settings = get_settings()
+        self.body_limit = settings.max_request_body_bytes
+        self.upload_limit = settings.max_upload_bytes
+
+    def _limit(self, scope: Scope) -> int:
+        content_type = dict(scope["headers"]).get(b"content-type", b"")
+        return self.upload_limit if content_type.startswith(b"multipart/form-data") else self.body_limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        request_id = headers.get(b"x-request-id", b"").decode("latin-1")[:64] or uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        limit = self._limit(scope)
+        started = time.perf_counter()
+        status = {"code": 500, "sent": False}
+
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._too_large(send, request_id, limit)
+            self._observe(scope, 413, started)
+            return
+
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise _BodyTooLarge
+            return message
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"], status["sent"] = message["status"], True
+                message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, send_with_id)
+        except _BodyTooLarge:
+            if status["sent"]:
+                raise
+            status["code"] = 413
+            await self._too_large(send, request_id, limit)
+        finally:
+            self._observe(scope, status["code"], started)
+
+    @staticmethod
+    async def _too_large(send: Send, request_id: str, limit: int) -> None:
+        body = json.dumps({
+            "type": "about:blank", "title": "Request body too large", "status": 413,
+            "detail": f"The request body exceeds the limit of {limit} bytes.", "request_id": request_id,
+        }).encode()
+        await send({"type": "http.response.start", "status": 413, "headers": [
+            (b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(body)).encode()),
+            (b"x-request-id", request_id.encode()),
+        ]})
+        await send({"type": "http.response.body", "body": body})
+
+    @staticmethod
+    def _observe(scope: Scope, status: int, started: float) -> None:
+        route = _route_template(scope)
+        elapsed = time.perf_counter() - started
+        HTTP_REQUESTS.labels(scope["method"], route, str(status)).inc()
+        HTTP_LATENCY.labels(scope["method"], route).observe(elapsed)
+        log.info("request", method=scope["method"], path=scope["path"], route=route, status=status,
+                 duration_ms=round(elapsed * 1000, 2))
+
+
+def _route_template(scope: Scope) -> str:
+    """The matched route with its parameters as placeholders (/api/v1/runs/{run_id}): a bounded label."""
+    if "route" not in scope:
+        return "unmatched"
+    path = scope["path"]
+    for name, value in scope.get("path_params", {}).items():
+        path = path.replace(f"/{value}", f"/{{{name}}}", 1)
+    return path

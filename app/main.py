@@ -1,0 +1,32 @@
+"""create_app(): routers, middleware and error handlers; nothing else."""
+
+from fastapi import APIRouter, FastAPI
+
+from app.api_keys.router import router as api_keys_router
+from app.audit.router import router as audit_router
+from app.auth.router import router as auth_router
+from app.core.errors import install_error_handlers
+from app.core.logging import configure_logging
+from app.core.middleware import RequestContextMiddleware
+from app.health.router import router as health_router
+from app.tenants.router import router as tenant_router
+from app.users.router import router as users_router
+
+API_ROUTERS = (auth_router, tenant_router, users_router, api_keys_router, audit_router)
+
+
+def create_app() -> FastAPI:
+    configure_logging()
+    app = FastAPI(
+        title="Agentline",
+        version="0.1.0",
+        description="Multi-tenant backend that runs a business's customer lifecycle with AI agents.",
+    )
+    api = APIRouter(prefix="/api/v1")
+    for router in API_ROUTERS:
+        api.include_router(router)
+    app.include_router(api)
+    app.include_router(health_router)
+    app.add_middleware(RequestContextMiddleware)
+    install_error_handlers(app)
+    return app

@@ -1,0 +1,9 @@
+"""Every SQLAlchemy model, imported here so Alembic sees one metadata."""
+
+from app.models.audit import AuditLog
+from app.models.auth import ApiKey, RefreshToken
+from app.models.base import Base
+from app.models.outbox import OutboxMessage
+from app.models.tenant import Membership, Tenant, User
+
+__all__ = ["ApiKey", "AuditLog", "Base", "Membership", "OutboxMessage", "RefreshToken", "Tenant", "User"]

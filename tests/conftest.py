@@ -1,0 +1,156 @@
+"""One migrated PostgreSQL database per test session; each test in a transaction that rolls back.
+
+The database is created next to the development one (embedded, or the server DATABASE_URL names) and
+dropped at the end. The runtime role connects for the tests, exactly as in production, so RLS is live.
+Tests about processes (workers, crashes, concurrency) use `committed_db` and their own tenants instead.
+"""
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from alembic import command
+from sqlalchemy import create_engine, make_url, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.core.config import get_settings
+from app.core.embedded import resolved_urls
+
+
+def _with_database(url: str, name: str) -> str:
+    return make_url(url).set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def database_urls() -> Iterator[dict[str, str]]:
+    base = resolved_urls(get_settings())
+    name = f"agentline_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(base.migration_database_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    urls = {
+        "database_url": _with_database(base.database_url, name),
+        "migration_database_url": _with_database(base.migration_database_url, name),
+        "redis_url": base.redis_url.rsplit("/", 1)[0] + "/" + os.environ.get("TEST_REDIS_DB", "1"),
+    }
+    previous = {key: os.environ.get(key.upper()) for key in urls}
+    for key, value in urls.items():
+        os.environ[key.upper()] = value
+    _reset_caches()
+    yield urls
+    for key, value in previous.items():
+        if value is None:
+            os.environ.pop(key.upper(), None)
+        else:
+            os.environ[key.upper()] = value
+    _reset_caches()
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _reset_caches() -> None:
+    from app.core import db, ratelimit, redis
+
+    get_settings.cache_clear()
+    for cached in (db.get_engine, db.get_sessionmaker, redis.get_redis, ratelimit.tenant_limiter,
+                   ratelimit.login_limiter):
+        if cached.cache_info().currsize:
+            if cached is db.get_engine:
+                cached().dispose()
+        cached.cache_clear()
+
+
+def alembic_config(urls: dict[str, str]):
+    from app.__main__ import _alembic_config
+
+    config = _alembic_config()
+    config.attributes["urls"] = (urls["migration_database_url"], urls["database_url"])
+    return config
+
+
+@pytest.fixture(scope="session")
+def migrated(database_urls: dict[str, str]) -> dict[str, str]:
+    command.upgrade(alembic_config(database_urls), "head")
+    from app.core.redis import get_redis
+
+    get_redis().flushdb()
+    return database_urls
+
+
+@pytest.fixture(scope="session")
+def app_engine(migrated: dict[str, str]):
+    from app.core.db import get_engine
+
+    return get_engine()
+
+
+@pytest.fixture(scope="session")
+def owner_engine(migrated: dict[str, str]):
+    engine = create_engine(migrated["migration_database_url"])
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def db(app_engine) -> Iterator[Session]:
+    """A session as the runtime role inside an outer transaction that is rolled back after the test."""
+    connection = app_engine.connect()
+    outer = connection.begin()
+    factory = sessionmaker(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    session = factory()
+    session.info["factory"] = factory
+    try:
+        yield session
+    finally:
+        session.close()
+        outer.rollback()
+        connection.close()
+
+
+@pytest.fixture
+def app(db: Session):
+    from app.auth.deps import get_session
+    from app.main import create_app
+
+    application = create_app()
+    factory = db.info["factory"]
+
+    def rolled_back_session() -> Iterator[Session]:
+        session = factory()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    application.dependency_overrides[get_session] = rolled_back_session
+    return application
+
+
+@pytest.fixture
+def client(app):
+    from fastapi.testclient import TestClient
+
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def committed_db(app_engine) -> Iterator[sessionmaker[Session]]:
+    """Real commits, for tests whose other side is another process or connection."""
+    yield sessionmaker(bind=app_engine, expire_on_commit=False)
+
+
+@pytest.fixture
+def live_client(migrated):
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+
+    with TestClient(create_app(), raise_server_exceptions=False) as test_client:
+        yield test_client
