@@ -171,7 +171,8 @@ def _start_redis(settings: Settings) -> str:
             ],
             check=True,
         )
-    url = f"redis://127.0.0.1:{int(port_file.read_text())}/0"
+    port = int(port_file.read_text()) if port_file.exists() else settings.embedded_redis_port
+    url = f"redis://127.0.0.1:{port}/0"
     client = redis.Redis.from_url(url)
     deadline = time.monotonic() + 10
     while True:
