@@ -4,6 +4,10 @@ from app.models.audit import AuditLog
 from app.models.auth import ApiKey, RefreshToken
 from app.models.base import Base
 from app.models.outbox import OutboxMessage
+from app.models.run import AgentRun, IdempotencyRecord, RunEvent, RunStep
 from app.models.tenant import Membership, Tenant, User
 
-__all__ = ["ApiKey", "AuditLog", "Base", "Membership", "OutboxMessage", "RefreshToken", "Tenant", "User"]
+__all__ = [
+    "AgentRun", "ApiKey", "AuditLog", "Base", "IdempotencyRecord", "Membership", "OutboxMessage", "RefreshToken",
+    "RunEvent", "RunStep", "Tenant", "User",
+]
