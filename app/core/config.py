@@ -1,5 +1,6 @@
 """Settings: one typed object read from the environment (and `.env`), documented in docs/configuration.md."""
 
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 
@@ -45,6 +46,30 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
     log_json: bool = True
+
+    # LLM orchestration (docs/llm.md). A tenant's settings["llm"] overrides provider, model, temperature,
+    # fallback and budgets; keys, endpoints, timeouts and retry policy are deployment-wide.
+    llm_provider: str = "offline"
+    llm_model: str | None = Field(None, description="None: the provider's default model")
+    llm_temperature: float = 0.2
+    llm_fallback: list[str] = Field(
+        [], description='Tried in order when the primary provider fails: "name" or "name:model"'
+    )
+    llm_max_output_tokens: int = 2048
+    llm_timeout_seconds: float = 30.0
+    llm_max_retries: int = 2
+    llm_retry_base_seconds: float = 0.5
+    llm_retry_max_wait_seconds: float = 20.0
+    llm_breaker_failure_threshold: int = 5
+    llm_breaker_cooldown_seconds: float = 30.0
+    llm_monthly_token_budget: int | None = None
+    llm_monthly_cost_budget_usd: Decimal | None = None
+    llm_log_max_chars: int = 20_000
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    anthropic_api_key: SecretStr | None = None
+    anthropic_base_url: str | None = None
+    ollama_host: str = "http://127.0.0.1:11434"
 
     # Runs.
     run_lease_seconds: int = 60
