@@ -96,7 +96,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        titles = {404: "Not found", 405: "Method not allowed"}
+        titles = {404: "Not found", 405: "Method not allowed", 413: PayloadTooLarge.title}
         return problem(request, exc.status_code, titles.get(exc.status_code, "Error"), str(exc.detail),
                        getattr(exc, "headers", None))
 

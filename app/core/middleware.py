@@ -5,6 +5,7 @@ import time
 import uuid
 
 import structlog
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.config import get_settings
@@ -14,8 +15,16 @@ from app.core.metrics import HTTP_LATENCY, HTTP_REQUESTS
 log = structlog.get_logger("app.http")
 
 
-class _BodyTooLarge(Exception):
-    pass
+class _BodyTooLarge(HTTPException):
+    """Raised from `receive` once a streamed body passes the limit. An HTTPException because FastAPI's body
+    parsing re-raises those and turns any other exception into a 400; the error handlers render the 413."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, _too_large_detail(limit))
+
+
+def _too_large_detail(limit: int) -> str:
+    return f"The request body exceeds the limit of {limit} bytes."
 
 
 class RequestContextMiddleware:
@@ -56,7 +65,7 @@ class RequestContextMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise _BodyTooLarge
+                    raise _BodyTooLarge(limit)
             return message
 
         async def send_with_id(message: Message) -> None:
@@ -79,7 +88,7 @@ class RequestContextMiddleware:
     async def _too_large(send: Send, request_id: str, limit: int) -> None:
         body = json.dumps({
             "type": "about:blank", "title": "Request body too large", "status": 413,
-            "detail": f"The request body exceeds the limit of {limit} bytes.", "request_id": request_id,
+            "detail": _too_large_detail(limit), "request_id": request_id,
         }).encode()
         await send({"type": "http.response.start", "status": 413, "headers": [
             (b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(body)).encode()),
