@@ -93,8 +93,13 @@ def run_demo(base_url: str) -> int:
         print(f"demo tenant '{DEMO_SLUG}' created with one user for every role")
     else:
         print(f"demo tenant '{DEMO_SLUG}' already exists; keeping it as it is")
-    with httpx.Client(base_url=base_url, timeout=30) as client:
-        logins = check_logins(client)
+    try:
+        with httpx.Client(base_url=base_url, timeout=30) as client:
+            logins = check_logins(client)
+    except httpx.TransportError as exc:
+        print(f"error: the API at {base_url} is not reachable ({exc}); start it with `python -m app serve`.",
+              file=sys.stderr)
+        return 1
     print_logins(base_url, logins)
     if not all(login.ok for login in logins):
         print("error: some demo logins failed (see the table above).", file=sys.stderr)
