@@ -6,7 +6,9 @@ Tests about processes (workers, crashes, concurrency) use `committed_db` and the
 """
 
 import os
+import time
 import uuid
+import warnings
 from collections.abc import Iterator
 
 import pytest
@@ -45,9 +47,21 @@ def database_urls() -> Iterator[dict[str, str]]:
         else:
             os.environ[key.upper()] = value
     _reset_caches()
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    _drop_database(admin, name)
     admin.dispose()
+
+
+def _drop_database(admin, name: str) -> None:
+    """Worker processes killed by the tests may leave connections behind for a moment."""
+    for attempt in range(10):
+        try:
+            with admin.connect() as connection:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            return
+        except Exception:
+            if attempt == 9:
+                warnings.warn(f"could not drop the test database {name}", stacklevel=1)
+            time.sleep(1)
 
 
 def _reset_caches() -> None:

@@ -1,7 +1,10 @@
 """Every agent the engine can run, by name."""
 
+import importlib
+
 from app.agents.base import Agent
 from app.agents.echo import EchoAgent
+from app.core.config import get_settings
 from app.core.errors import NotFound
 
 _AGENTS: dict[str, Agent] = {}
@@ -36,4 +39,10 @@ def all_agents() -> list[Agent]:
     return list(_AGENTS.values())
 
 
+def _load_plugins() -> None:
+    for module in get_settings().agent_plugins:
+        importlib.import_module(module)
+
+
 register(EchoAgent())
+_load_plugins()

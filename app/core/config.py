@@ -71,9 +71,28 @@ class Settings(BaseSettings):
     anthropic_base_url: str | None = None
     ollama_host: str = "http://127.0.0.1:11434"
 
+    # Knowledge (docs/knowledge.md). A tenant's settings["knowledge"] may override embedder, embedding_model
+    # and embedding_dimensions; keys and hosts are the LLM ones above (openai_*, ollama_host).
+    knowledge_embedder: str = Field("offline", description="offline | openai | ollama")
+    knowledge_embedding_model: str | None = Field(None, description="None: the embedder's default model")
+    knowledge_embedding_dimensions: int | None = Field(
+        None, description="openai text-embedding-3 only: ask for vectors of this size (e.g. 1536 for -large)"
+    )
+    knowledge_embed_batch_size: int = Field(64, ge=1, le=2048)
+    knowledge_embed_timeout_seconds: float = 30.0
+    knowledge_chunk_size: int = Field(1000, ge=100, description="characters per chunk, at most")
+    knowledge_chunk_overlap: int = Field(150, ge=0, description="characters shared by neighbouring chunks")
+    knowledge_max_pdf_pages: int = 2000
+    knowledge_search_candidates: int = Field(40, ge=1, le=1000, description="per retriever, before fusion")
+    knowledge_rrf_k: int = 60
+    knowledge_hnsw_ef_search: int = Field(40, ge=1, le=1000)
+    knowledge_exact_search_max_chunks: int = Field(
+        2000, ge=0, description="a (filtered) set this small is searched exactly instead of through HNSW"
+    )
+
     # Runs.
-    run_lease_seconds: int = 60
-    run_heartbeat_seconds: int = 10
+    run_lease_seconds: float = 60.0
+    run_heartbeat_seconds: float = 10.0
     run_hard_time_limit_seconds: int = 300
     broker_visibility_timeout_seconds: int = 600
     run_retry_base_seconds: float = 2.0
@@ -83,6 +102,11 @@ class Settings(BaseSettings):
     outbox_relay_interval_seconds: float = 5.0
     outbox_republish_after_seconds: int = 30
     reaper_interval_seconds: float = 15.0
+    run_stalled_after_seconds: int = 300
+    # Extra modules imported when the agent registry loads; each registers its agents with
+    # app.agents.registry.register (custom agents of a deployment, test agents of the test suite).
+    agent_plugins: list[str] = []
+    task_expires_seconds: int = 3600
 
     @property
     def is_production(self) -> bool:

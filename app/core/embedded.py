@@ -92,6 +92,7 @@ def _start_postgres(settings: Settings) -> tuple[str, str]:
             CREATE ROLE {APP_ROLE} LOGIN NOBYPASSRLS NOSUPERUSER NOCREATEDB NOCREATEROLE;
           END IF;
         END $$;
+        GRANT pg_signal_backend TO {OWNER_ROLE};
         """
     )
     if "1 row" not in server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{db}';"):

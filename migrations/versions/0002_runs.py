@@ -34,6 +34,14 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
        AND coalesce(r.next_attempt_at, r.updated_at) < now() - make_interval(secs => p_stale_seconds)
      ORDER BY r.updated_at LIMIT p_limit)
 $$;
+CREATE FUNCTION maintenance_purge_idempotency_keys(p_older_than_hours integer)
+RETURNS integer
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+    WITH purged AS (
+        DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(hours => p_older_than_hours)
+        RETURNING 1
+    ) SELECT count(*)::integer FROM purged
+$$;
 """
 
 
@@ -125,6 +133,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.execute("DROP FUNCTION IF EXISTS maintenance_purge_idempotency_keys(integer)")
     op.execute("DROP FUNCTION IF EXISTS maintenance_runs_needing_attention(integer, integer)")
     for table in TENANT_TABLES:
         disable_tenant_rls(table)

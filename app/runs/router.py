@@ -1,0 +1,138 @@
+import asyncio
+import json
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request, status
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from app.auth.deps import Authorized, CurrentContext, DbSession
+from app.auth.permissions import Permission
+from app.core.context import TenantContext
+from app.core.db import session_scope
+from app.core.idempotency import run_idempotently
+from app.runs import service
+from app.runs.schemas import (
+    DlqRetryRequest, DlqRetryResult, EventOut, OverrideRequest, RunCreate, RunDetail, RunOut, RunPage, StepOut,
+)
+from app.runs.state import TERMINAL, RunStatus
+
+router = APIRouter(tags=["runs"])
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]
+SSE_POLL_SECONDS = 0.5
+SSE_KEEPALIVE_SECONDS = 15.0
+
+
+@router.post("/agents/{agent}/run", status_code=status.HTTP_202_ACCEPTED, response_model=RunOut,
+             responses={409: {"description": "The same Idempotency-Key is still in flight"},
+                        422: {"description": "Invalid input, or an Idempotency-Key reused with another body"}})
+def start_run(agent: str, body: RunCreate, session: DbSession, ctx: Authorized[Permission.operate_runs],
+              idempotency_key: IdempotencyKey = None) -> JSONResponse:
+    def produce() -> tuple[int, dict]:
+        run = service.create_run(session, ctx, agent, body.input, idempotency_key=idempotency_key, public_only=True)
+        return status.HTTP_202_ACCEPTED, RunOut.model_validate(run).model_dump(mode="json")
+
+    result = run_idempotently(session, ctx, key=idempotency_key, scope=f"agents/{agent}/run",
+                              body=body.model_dump(mode="json"), produce=produce)
+    return JSONResponse(result.body, status_code=result.status, headers=result.headers)
+
+
+@router.get("/runs", response_model=RunPage)
+def list_runs(
+    session: DbSession,
+    ctx: Authorized[Permission.read],
+    agent: str | None = None,
+    status_: Annotated[RunStatus | None, Query(alias="status")] = None,
+    pipeline_id: uuid.UUID | None = None,
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> RunPage:
+    runs, next_cursor = service.list_runs(session, ctx, limit=limit, cursor=cursor, agent=agent, status=status_,
+                                          pipeline_id=pipeline_id, created_from=created_from, created_to=created_to)
+    return RunPage(items=[RunOut.model_validate(run) for run in runs], next_cursor=next_cursor)
+
+
+@router.get("/runs/{run_id}", response_model=RunDetail)
+def read_run(run_id: uuid.UUID, session: DbSession, ctx: Authorized[Permission.read]) -> RunDetail:
+    run = service.get_run(session, ctx, run_id)
+    return RunDetail(
+        **RunOut.model_validate(run).model_dump(),
+        steps=[StepOut.model_validate(step) for step in service.run_steps(session, ctx, run_id)],
+        events=[EventOut.model_validate(event) for event in service.run_events(session, ctx, run_id)],
+    )
+
+
+@router.post("/runs/{run_id}/retry", response_model=RunOut)
+def retry_run(run_id: uuid.UUID, session: DbSession, ctx: CurrentContext):
+    return service.retry_run(session, ctx, run_id)
+
+
+@router.post("/runs/{run_id}/cancel", response_model=RunOut)
+def cancel_run(run_id: uuid.UUID, session: DbSession, ctx: CurrentContext):
+    return service.cancel_run(session, ctx, run_id)
+
+
+@router.post("/runs/{run_id}/manual-override", response_model=RunOut)
+def override_run(run_id: uuid.UUID, body: OverrideRequest, session: DbSession, ctx: CurrentContext):
+    return service.override_run(session, ctx, run_id, body)
+
+
+@router.get("/runs/{run_id}/events", response_class=StreamingResponse,
+            responses={200: {"content": {"text/event-stream": {}}, "description": "Server-sent events"}})
+async def stream_run_events(run_id: uuid.UUID, request: Request, ctx: Authorized[Permission.read],
+                            last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None):
+    """Each state change as an SSE `state` event (id = event id, so a reconnect resumes with
+    Last-Event-ID); the stream closes after the run reaches a terminal state."""
+    await run_in_threadpool(_load_run, ctx, run_id)  # 404 before the stream starts
+    after = int(last_event_id) if last_event_id and last_event_id.isdigit() else 0
+    return StreamingResponse(_event_stream(request, ctx, run_id, after), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+def _load_run(ctx: TenantContext, run_id: uuid.UUID):
+    with session_scope(ctx.tenant_id) as session:
+        return service.get_run(session, ctx, run_id)
+
+
+def _new_events(ctx: TenantContext, run_id: uuid.UUID, after: int) -> list[EventOut]:
+    with session_scope(ctx.tenant_id) as session:
+        return [EventOut.model_validate(e) for e in service.run_events(session, ctx, run_id, after)]
+
+
+async def _event_stream(request: Request, ctx: TenantContext, run_id: uuid.UUID, after: int):
+    idle = 0.0
+    while not await request.is_disconnected():
+        events = await run_in_threadpool(_new_events, ctx, run_id, after)
+        for event in events:
+            after = event.id
+            yield f"id: {event.id}\nevent: state\ndata: {json.dumps(event.model_dump(mode='json'))}\n\n"
+        if events and events[-1].to_status in TERMINAL:
+            return
+        idle = 0.0 if events else idle + SSE_POLL_SECONDS
+        if idle >= SSE_KEEPALIVE_SECONDS:
+            idle = 0.0
+            yield ": keep-alive\n\n"
+        await asyncio.sleep(SSE_POLL_SECONDS)
+
+
+@router.get("/dlq", response_model=RunPage)
+def list_dead_letters(session: DbSession, ctx: Authorized[Permission.read], agent: str | None = None,
+                      cursor: str | None = None, limit: Annotated[int, Query(ge=1, le=200)] = 50) -> RunPage:
+    runs, next_cursor = service.list_runs(session, ctx, limit=limit, cursor=cursor, agent=agent,
+                                          status=RunStatus.dead_lettered)
+    return RunPage(items=[RunOut.model_validate(run) for run in runs], next_cursor=next_cursor)
+
+
+@router.post("/dlq/retry", response_model=DlqRetryResult)
+def retry_dead_letters(body: DlqRetryRequest, session: DbSession,
+                       ctx: Authorized[Permission.operate_runs]) -> DlqRetryResult:
+    return DlqRetryResult(retried=service.retry_dead_lettered(session, ctx, body.run_ids))
+
+
+@router.post("/dlq/{run_id}/discard", response_model=RunOut)
+def discard_dead_letter(run_id: uuid.UUID, session: DbSession, ctx: CurrentContext):
+    return service.discard_dead_lettered(session, ctx, run_id)

@@ -1,0 +1,98 @@
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.runs.state import RunStatus
+
+
+class RunCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    input: dict[str, Any] = Field(description="The agent's input; validated against its input schema.")
+
+
+class RunError(BaseModel):
+    type: str
+    code: str
+    message: str
+    retryable: bool
+
+
+class RunOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    agent: str
+    status: RunStatus
+    input: dict[str, Any]
+    output: dict[str, Any] | None
+    error: dict[str, Any] | None
+    attempt: int
+    max_attempts: int
+    queued_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    heartbeat_at: datetime | None
+    next_attempt_at: datetime | None
+    worker: str | None
+    requested_by_type: str
+    requested_by_id: uuid.UUID | None
+    pipeline_id: uuid.UUID | None
+    parent_run_id: uuid.UUID | None
+    idempotency_key: str | None
+    overridden: bool
+    override_reason: str | None
+    cancel_requested: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class StepOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    name: str
+    attempt: int
+    result: Any
+    started_at: datetime
+    finished_at: datetime
+
+
+class EventOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    from_status: RunStatus | None
+    to_status: RunStatus
+    attempt: int
+    detail: dict[str, Any] | None
+    created_at: datetime
+
+
+class RunDetail(RunOut):
+    steps: list[StepOut]
+    events: list[EventOut]
+
+
+class RunPage(BaseModel):
+    items: list[RunOut]
+    next_cursor: str | None
+
+
+class OverrideRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: RunStatus = Field(description="succeeded, failed or cancelled")
+    output: dict[str, Any] | None = Field(None, description="Required for succeeded; validated against the agent's output schema.")
+    reason: str = Field(min_length=3, max_length=2000)
+
+
+class DlqRetryRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    run_ids: list[uuid.UUID] = Field(min_length=1, max_length=500)
+
+
+class DlqRetryResult(BaseModel):
+    retried: list[uuid.UUID]

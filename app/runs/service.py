@@ -1,0 +1,218 @@
+"""Runs: accept, list, read, and the operator's repairs (retry, cancel, override, dead-letter queue).
+
+Accepting a run writes the row, its first event and an outbox record in the caller's transaction; the
+task is published after that transaction commits (app.core.outbox).
+"""
+
+import base64
+import binascii
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import select, tuple_
+from sqlalchemy.orm import Session
+
+from app.agents.registry import get_agent, public_agent
+from app.audit import service as audit
+from app.auth.permissions import Permission, authorize
+from app.core import outbox
+from app.core.context import TenantContext
+from app.core.errors import BadRequest, Conflict, NotFound, UnprocessableEntity
+from app.core.metrics import RUNS_CREATED
+from app.core.scope import get_or_404, scoped
+from app.models import AgentRun, RunEvent, RunStep
+from app.runs.schemas import OverrideRequest, RunOut
+from app.runs.state import OVERRIDE_TARGETS, TERMINAL, RunStatus, event_detail, record_creation, transition
+
+EXECUTE_TASK = "runs.execute"
+RETRYABLE_BY_OPERATOR = frozenset({RunStatus.failed, RunStatus.dead_lettered, RunStatus.cancelled})
+
+
+def validation_errors(exc: ValidationError, prefix: str) -> list[dict[str, str]]:
+    return [
+        {"field": ".".join([prefix, *(str(part) for part in e["loc"])]), "message": e["msg"], "type": e["type"]}
+        for e in exc.errors()
+    ]
+
+
+def create_run(session: Session, ctx: TenantContext, agent_name: str, payload: dict[str, Any], *,
+               idempotency_key: str | None = None, parent_run_id: uuid.UUID | None = None,
+               pipeline_id: uuid.UUID | None = None, public_only: bool = False) -> AgentRun:
+    agent = public_agent(agent_name) if public_only else get_agent(agent_name)
+    try:
+        validated = agent.input_model.model_validate(payload)
+    except ValidationError as exc:
+        raise UnprocessableEntity(f"The input does not match the '{agent.name}' agent's input schema.",
+                                  errors=validation_errors(exc, "input")) from exc
+    run = AgentRun(
+        id=uuid.uuid4(), tenant_id=ctx.tenant_id, agent=agent.name, status=RunStatus.queued.value,
+        input=validated.model_dump(mode="json"), attempt=0, max_attempts=agent.max_attempts,
+        requested_by_type=ctx.principal.kind, requested_by_id=ctx.principal.id, pipeline_id=pipeline_id,
+        parent_run_id=parent_run_id, idempotency_key=idempotency_key,
+    )
+    session.add(run)
+    session.flush()
+    record_creation(session, run)
+    schedule_execution(session, run)
+    RUNS_CREATED.labels(agent.name).inc()
+    return run
+
+
+def schedule_execution(session: Session, run: AgentRun, *, delay_seconds: float = 0) -> None:
+    outbox.enqueue(session, EXECUTE_TASK, get_agent(run.agent).queue,
+                   {"run_id": str(run.id), "tenant_id": str(run.tenant_id)}, delay_seconds=delay_seconds)
+
+
+# --- reads ------------------------------------------------------------------------------------
+
+
+def encode_cursor(run: AgentRun) -> str:
+    return base64.urlsafe_b64encode(f"{run.created_at.isoformat()}|{run.id}".encode()).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        created, run_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
+        return datetime.fromisoformat(created), uuid.UUID(run_id)
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise BadRequest("cursor is not valid; pass the next_cursor of a previous page.") from exc
+
+
+def list_runs(session: Session, ctx: TenantContext, *, limit: int, cursor: str | None = None,
+              agent: str | None = None, status: RunStatus | None = None, pipeline_id: uuid.UUID | None = None,
+              created_from: datetime | None = None, created_to: datetime | None = None) -> tuple[list[AgentRun], str | None]:
+    """Newest first, keyset-paginated on (created_at, id): every page is an index range scan, so page
+    1000 costs what page 1 does."""
+    query = scoped(ctx, AgentRun).order_by(AgentRun.created_at.desc(), AgentRun.id.desc()).limit(limit + 1)
+    if cursor:
+        query = query.where(tuple_(AgentRun.created_at, AgentRun.id) < decode_cursor(cursor))
+    if agent:
+        query = query.where(AgentRun.agent == agent)
+    if status:
+        query = query.where(AgentRun.status == status.value)
+    if pipeline_id:
+        query = query.where(AgentRun.pipeline_id == pipeline_id)
+    if created_from:
+        query = query.where(AgentRun.created_at >= created_from)
+    if created_to:
+        query = query.where(AgentRun.created_at < created_to)
+    runs = list(session.scalars(query))
+    page = runs[:limit]
+    return page, encode_cursor(page[-1]) if len(runs) > limit else None
+
+
+def get_run(session: Session, ctx: TenantContext, run_id: uuid.UUID) -> AgentRun:
+    return get_or_404(session, ctx, AgentRun, run_id, label="Run")
+
+
+def run_steps(session: Session, ctx: TenantContext, run_id: uuid.UUID) -> list[RunStep]:
+    return list(session.scalars(scoped(ctx, RunStep).where(RunStep.run_id == run_id).order_by(RunStep.finished_at)))
+
+
+def run_events(session: Session, ctx: TenantContext, run_id: uuid.UUID, after_id: int = 0) -> list[RunEvent]:
+    return list(session.scalars(
+        scoped(ctx, RunEvent).where(RunEvent.run_id == run_id, RunEvent.id > after_id).order_by(RunEvent.id)))
+
+
+# --- operator actions -------------------------------------------------------------------------
+
+
+def _snapshot(run: AgentRun) -> dict[str, Any]:
+    return RunOut.model_validate(run).model_dump(
+        mode="json", include={"status", "attempt", "output", "error", "overridden", "override_reason"})
+
+
+def _requeue(session: Session, ctx: TenantContext, run: AgentRun, action: str) -> None:
+    before = _snapshot(run)
+    transition(session, run, RunStatus.queued, attempt=0, error=None, next_attempt_at=None, finished_at=None,
+               cancel_requested=False, worker=None, queued_at=datetime.now(UTC),
+               detail=event_detail(action=action, by=ctx.principal.id))
+    schedule_execution(session, run)
+    audit.record(session, ctx, action, "run", run.id, before=before, after=_snapshot(run))
+
+
+def retry_run(session: Session, ctx: TenantContext, run_id: uuid.UUID) -> AgentRun:
+    run = get_or_404(session, ctx, AgentRun, run_id, for_update=True, label="Run")
+    authorize(ctx, Permission.operate_runs)
+    if RunStatus(run.status) not in RETRYABLE_BY_OPERATOR:
+        raise Conflict(f"Only failed, dead-lettered or cancelled runs can be retried; this one is {run.status}.")
+    _requeue(session, ctx, run, "run.retry")
+    return run
+
+
+def cancel_run(session: Session, ctx: TenantContext, run_id: uuid.UUID) -> AgentRun:
+    """Queued, scheduled and awaiting runs end at once; a running one is asked to stop and ends as
+    cancelled at its next step boundary (or when the reaper finds its worker gone)."""
+    run = get_or_404(session, ctx, AgentRun, run_id, for_update=True, label="Run")
+    authorize(ctx, Permission.operate_runs)
+    status = RunStatus(run.status)
+    if status in TERMINAL:
+        raise Conflict(f"The run has already finished ({run.status}).")
+    before = _snapshot(run)
+    if status is RunStatus.running:
+        run.cancel_requested = True
+        session.add(RunEvent(tenant_id=run.tenant_id, run_id=run.id, from_status=status.value,
+                             to_status=status.value, attempt=run.attempt,
+                             detail=event_detail(action="cancel_requested", by=ctx.principal.id)))
+        session.flush()
+    else:
+        transition(session, run, RunStatus.cancelled, detail=event_detail(action="run.cancel", by=ctx.principal.id))
+    audit.record(session, ctx, "run.cancel", "run", run.id, before=before, after=_snapshot(run))
+    return run
+
+
+def override_run(session: Session, ctx: TenantContext, run_id: uuid.UUID, body: OverrideRequest) -> AgentRun:
+    run = get_or_404(session, ctx, AgentRun, run_id, for_update=True, label="Run")
+    authorize(ctx, Permission.operate_runs)
+    if body.status not in OVERRIDE_TARGETS:
+        raise UnprocessableEntity("A manual override sets succeeded, failed or cancelled.")
+    if body.status.value == run.status:
+        raise Conflict(f"The run is already {run.status}.")
+    output = run.output
+    if body.status is RunStatus.succeeded:
+        if body.output is None:
+            raise UnprocessableEntity("An override to succeeded needs the output to record.")
+        agent = get_agent(run.agent)
+        try:
+            output = agent.output_json(agent.output_model.model_validate(body.output))
+        except ValidationError as exc:
+            raise UnprocessableEntity(f"The output does not match the '{agent.name}' agent's output schema.",
+                                      errors=validation_errors(exc, "output")) from exc
+    before = _snapshot(run)
+    transition(session, run, body.status, override=True, overridden=True, override_reason=body.reason,
+               output=output, cancel_requested=False,
+               detail=event_detail(action="run.manual_override", by=ctx.principal.id, reason=body.reason))
+    audit.record(session, ctx, "run.manual_override", "run", run.id, before=before, after=_snapshot(run))
+    return run
+
+
+def retry_dead_lettered(session: Session, ctx: TenantContext, run_ids: list[uuid.UUID]) -> list[uuid.UUID]:
+    """All or nothing: every id must be a dead-lettered run of this tenant, or nothing is retried."""
+    wanted = list(dict.fromkeys(run_ids))
+    runs = {run.id: run for run in session.scalars(
+        scoped(ctx, AgentRun).where(AgentRun.id.in_(wanted)).order_by(AgentRun.id).with_for_update())}
+    missing = [str(run_id) for run_id in wanted if run_id not in runs]
+    if missing:
+        raise NotFound(f"{len(missing)} run(s) were not found; nothing was retried.", missing=missing)
+    not_dead = [str(run.id) for run in runs.values() if run.status != RunStatus.dead_lettered]
+    if not_dead:
+        raise Conflict(f"{len(not_dead)} run(s) are not in the dead-letter queue; nothing was retried.",
+                       not_dead_lettered=not_dead)
+    for run_id in wanted:
+        _requeue(session, ctx, runs[run_id], "dlq.retry")
+    return wanted
+
+
+def discard_dead_lettered(session: Session, ctx: TenantContext, run_id: uuid.UUID) -> AgentRun:
+    run = get_or_404(session, ctx, AgentRun, run_id, for_update=True, label="Run")
+    authorize(ctx, Permission.operate_runs)
+    if run.status != RunStatus.dead_lettered:
+        raise Conflict(f"The run is not in the dead-letter queue ({run.status}).")
+    before = _snapshot(run)
+    error = {**(run.error or {}), "discarded": True}
+    transition(session, run, RunStatus.failed, error=error,
+               detail=event_detail(action="dlq.discard", by=ctx.principal.id))
+    audit.record(session, ctx, "dlq.discard", "run", run.id, before=before, after=_snapshot(run))
+    return run

@@ -1,0 +1,114 @@
+"""Real Celery worker and beat processes for tests about queues, retries and crashes.
+
+Engine timings are shrunk (lease 3 s, heartbeat 0.5 s, reaper and relay every 0.5 s) so that crash
+recovery happens in seconds; the mechanisms are the production ones.
+"""
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import psutil
+
+from app.core.config import PROJECT_ROOT
+
+FAST_ENGINE = {
+    "RUN_LEASE_SECONDS": "3",
+    "RUN_HEARTBEAT_SECONDS": "0.5",
+    "RUN_RETRY_BASE_SECONDS": "0.2",
+    "RUN_RETRY_MAX_SECONDS": "1",
+    "RUN_STALLED_AFTER_SECONDS": "6",
+    "RUN_HARD_TIME_LIMIT_SECONDS": "30",
+    "BROKER_VISIBILITY_TIMEOUT_SECONDS": "40",
+    "OUTBOX_RELAY_INTERVAL_SECONDS": "0.5",
+    "OUTBOX_REPUBLISH_AFTER_SECONDS": "1",
+    "REAPER_INTERVAL_SECONDS": "0.5",
+    "AGENT_PLUGINS": '["tests.runs.agents"]',
+    "LOG_LEVEL": "WARNING",
+}
+QUEUES = "agents.echo,agents.test_flaky,agents.test_side_effect,agents.test_reviewed,agents.test_internal,maintenance"
+
+
+def engine_env(urls: dict[str, str], **extra: str) -> dict[str, str]:
+    env = {**os.environ, **FAST_ENGINE, **extra}
+    env.update(DATABASE_URL=urls["database_url"], MIGRATION_DATABASE_URL=urls["migration_database_url"],
+               REDIS_URL=urls["redis_url"], PYTHONPATH=str(PROJECT_ROOT))
+    return env
+
+
+class Cluster:
+    def __init__(self, env: dict[str, str], logs: Path):
+        self.env, self.logs = env, logs
+        self.workers: dict[str, subprocess.Popen] = {}
+        self.beat: subprocess.Popen | None = None
+
+    def _spawn(self, name: str, argv: list[str]) -> subprocess.Popen:
+        log = open(self.logs / f"{name}.log", "ab")
+        return subprocess.Popen([sys.executable, "-m", "celery", "-A", "workers.celery_app", *argv],
+                                env=self.env, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT)
+
+    def start_worker(self, name: str, concurrency: int = 2, queues: str = QUEUES) -> None:
+        self.workers[name] = self._spawn(name, [
+            "worker", "-P", "prefork", "-c", str(concurrency), "-Q", queues, "-n", f"{name}@%h",
+            "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel", "WARNING",
+        ])
+
+    def start_beat(self) -> None:
+        self.beat = self._spawn("beat", ["beat", "--schedule", str(self.logs / "beat-schedule"), "--loglevel", "WARNING"])
+
+    def kill_worker(self, name: str) -> None:
+        """SIGKILL the main process; its pool children are orphaned and killed too, as on a machine loss."""
+        process = self.workers.pop(name)
+        children = _children(process.pid)
+        process.send_signal(signal.SIGKILL)
+        for child in children:
+            child.kill()
+        process.wait(10)
+
+    def kill_pool_child(self, name: str) -> bool:
+        children = _children(self.workers[name].pid)
+        if not children:
+            return False
+        random.choice(children).kill()
+        return True
+
+    def stop(self) -> None:
+        for name in list(self.workers):
+            process = self.workers.pop(name)
+            process.terminate()
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.kill_worker_process(process)
+        if self.beat is not None:
+            self.beat.terminate()
+            self.beat.wait(10)
+            self.beat = None
+
+    @staticmethod
+    def kill_worker_process(process: subprocess.Popen) -> None:
+        for child in _children(process.pid):
+            child.kill()
+        process.kill()
+        process.wait(10)
+
+
+def _children(pid: int) -> list[psutil.Process]:
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.2, message: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s: {message}")

@@ -1,0 +1,75 @@
+"""The Celery app: queues, routes, beat schedule and settings. Results live in PostgreSQL (agent_runs),
+so there is no result backend."""
+
+from celery import Celery
+from celery.schedules import crontab
+from celery.signals import worker_process_init
+from kombu import Queue
+
+from app.core.config import get_settings
+from app.core.embedded import resolved_urls
+from app.core.logging import configure_logging
+
+AGENT_QUEUES = ("agents.echo", "agents.sdr", "agents.sales", "agents.negotiation", "agents.finance", "agents.coaching")
+QUEUES = (*AGENT_QUEUES, "pipeline", "knowledge", "maintenance")
+TASK_MODULES = ["app.runs.tasks"]
+
+
+def _build() -> Celery:
+    settings = get_settings()
+    if settings.run_hard_time_limit_seconds >= settings.broker_visibility_timeout_seconds:
+        raise RuntimeError(
+            "RUN_HARD_TIME_LIMIT_SECONDS must be below BROKER_VISIBILITY_TIMEOUT_SECONDS, or Redis redelivers "
+            "tasks that are still running"
+        )
+    app = Celery("agentline", broker=resolved_urls(settings).redis_url, include=TASK_MODULES)
+    transport_options = {
+        "visibility_timeout": settings.broker_visibility_timeout_seconds,
+        # Retry publishing when Redis blips instead of failing the request (the outbox covers the rest).
+        "max_retries": 3,
+    }
+    app.conf.update(
+        task_serializer="json",
+        accept_content=["json"],
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        task_acks_on_failure_or_timeout=True,
+        worker_prefetch_multiplier=1,
+        task_time_limit=settings.run_hard_time_limit_seconds,
+        task_ignore_result=True,
+        result_backend=None,
+        broker_transport_options=transport_options,
+        broker_connection_retry_on_startup=True,
+        worker_hijack_root_logger=False,
+        worker_send_task_events=False,
+        task_queues=[Queue(name) for name in QUEUES],
+        task_default_queue="maintenance",
+        task_routes={
+            "outbox.relay": {"queue": "maintenance"},
+            "runs.reap": {"queue": "maintenance"},
+            "maintenance.purge": {"queue": "maintenance"},
+        },
+        beat_schedule={
+            "relay-outbox": {"task": "outbox.relay", "schedule": settings.outbox_relay_interval_seconds,
+                             "options": {"expires": max(1.0, settings.outbox_relay_interval_seconds * 2)}},
+            "reap-runs": {"task": "runs.reap", "schedule": settings.reaper_interval_seconds,
+                          "options": {"expires": max(1.0, settings.reaper_interval_seconds * 2)}},
+            "purge": {"task": "maintenance.purge", "schedule": crontab(minute=17, hour=3)},
+        },
+    )
+    return app
+
+
+celery_app = _build()
+
+
+@worker_process_init.connect
+def _fresh_connections_per_child(**_: object) -> None:
+    """A forked pool child must not share the parent's database connections or Redis sockets."""
+    from app.core import db, redis
+
+    configure_logging()
+    if db.get_engine.cache_info().currsize:
+        db.get_engine().dispose(close=False)
+    redis.get_redis.cache_clear()
+
