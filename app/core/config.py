@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     anthropic_api_key: SecretStr | None = None
     anthropic_base_url: str | None = None
     ollama_host: str = "http://127.0.0.1:11434"
+    # The `langchain` provider: model name -> "package.module:attribute", a LangChain chat model instance or a
+    # callable returning one. Tenants choose among these names; they never name code themselves.
+    llm_langchain_models: dict[str, str] = {}
 
     # Knowledge (docs/knowledge.md). A tenant's settings["knowledge"] may override embedder, embedding_model
     # and embedding_dimensions; keys and hosts are the LLM ones above (openai_*, ollama_host).
