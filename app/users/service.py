@@ -10,7 +10,7 @@ from app.core.context import TenantContext
 from app.core.errors import Conflict, Forbidden, NotFound
 from app.core.scope import scoped
 from app.core.security import hash_password
-from app.models import Membership, User
+from app.models import Membership, Tenant, User
 from app.users.schemas import UserCreate, UserOut, UserPatch
 
 
@@ -66,13 +66,13 @@ def update_user(session: Session, ctx: TenantContext, user_id: uuid.UUID, patch:
     if patch.role is not None and patch.role != membership.role:
         _require_manageable(ctx, patch.role)
         if membership.role == Role.owner:
-            _refuse_removing_last_owner(session, ctx)
+            _refuse_removing_last_owner(session, ctx, user.id)
         membership.role = patch.role
     if patch.name is not None:
         user.name = patch.name
     if patch.is_active is not None:
         if not patch.is_active and membership.role == Role.owner:
-            _refuse_removing_last_owner(session, ctx)
+            _refuse_removing_last_owner(session, ctx, user.id)
         user.is_active = patch.is_active
     session.flush()
     out = _out(user, membership)
@@ -87,17 +87,23 @@ def delete_user(session: Session, ctx: TenantContext, user_id: uuid.UUID) -> Non
     if user.id == ctx.principal.id:
         raise Conflict("You cannot delete your own account.")
     if membership.role == Role.owner:
-        _refuse_removing_last_owner(session, ctx)
+        _refuse_removing_last_owner(session, ctx, user.id)
     before = _out(user, membership).model_dump(mode="json")
     session.delete(user)
     session.flush()
     audit.record(session, ctx, "user.delete", "user", user_id, before=before)
 
 
-def _refuse_removing_last_owner(session: Session, ctx: TenantContext) -> None:
-    owners = session.scalar(
+def _refuse_removing_last_owner(session: Session, ctx: TenantContext, leaving: uuid.UUID) -> None:
+    """Refuse unless an active owner other than `leaving` remains.
+
+    The tenant row is locked first: two owners demoting each other at the same time are serialised, so the
+    second one counts after the first has committed instead of both seeing the other still in place."""
+    session.execute(select(Tenant.id).where(Tenant.id == ctx.tenant_id).with_for_update())
+    remaining = session.scalar(
         select(func.count()).select_from(Membership).join(User, User.id == Membership.user_id)
-        .where(Membership.tenant_id == ctx.tenant_id, Membership.role == Role.owner, User.is_active)
+        .where(Membership.tenant_id == ctx.tenant_id, Membership.role == Role.owner, User.is_active,
+               User.id != leaving)
     )
-    if owners <= 1:
+    if not remaining:
         raise Conflict("A tenant must keep at least one active owner.")
