@@ -41,7 +41,8 @@ def get_session() -> Iterator[Session]:
         session.close()
 
 
-DbSession = Annotated[Session, Depends(get_session)]
+# scope="function": the commit happens before the response is sent, so a 2xx always means committed.
+DbSession = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def _user_principal(session: Session, token: str) -> tuple[uuid.UUID, Principal]:

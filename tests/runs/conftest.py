@@ -1,6 +1,6 @@
 import pytest
 
-from tests.runs.cluster import Cluster, engine_env
+from tests.runs.cluster import ApiServer, Cluster, engine_env
 
 
 @pytest.fixture
@@ -9,6 +9,13 @@ def cluster(migrated, tmp_path):
     running = Cluster(engine_env(migrated), tmp_path)
     yield running
     running.stop()
+
+
+@pytest.fixture
+def api_server(migrated, tmp_path):
+    server = ApiServer(engine_env(migrated), tmp_path)
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session", autouse=True)
