@@ -68,21 +68,26 @@ def cmd_beat(args: argparse.Namespace) -> int:
 
 
 def cmd_tenants(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from app.tenants.schemas import TenantCreate
+
+    try:
+        request = TenantCreate(name=args.name, admin_email=args.admin_email, admin_password=args.admin_password,
+                               timezone=args.timezone, slug=args.slug)
+    except ValidationError as exc:
+        for error in exc.errors():
+            option = "--" + "-".join(str(part) for part in error["loc"]).replace("_", "-")
+            print(f"error: {option}: {error['msg']}", file=sys.stderr)
+        return 2
+
     from app.core.db import session_scope
     from app.core.errors import AppError
-    from app.tenants.schemas import validate_timezone
     from app.tenants.service import create_tenant
 
     try:
-        validate_timezone(args.timezone)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    try:
         with session_scope() as session:
-            tenant, owner = create_tenant(session, name=args.name, admin_email=args.admin_email,
-                                          admin_password=args.admin_password, timezone=args.timezone,
-                                          slug=args.slug)
+            tenant, owner = create_tenant(session, **request.model_dump())
     except AppError as exc:
         print(f"error: {exc.detail}", file=sys.stderr)
         return 1
