@@ -19,7 +19,24 @@ def _urls() -> tuple[str, str]:
     return urls.migration_database_url, urls.database_url
 
 
+# SECURITY DEFINER functions read across tenants as the owner. PostgreSQL lets PUBLIC execute every new
+# function, so any role that can connect could call them; only the runtime role (granted below) may.
+REVOKE_DEFINER_FUNCTIONS_FROM_PUBLIC = """
+DO $$
+DECLARE fn regprocedure;
+BEGIN
+    FOR fn IN
+        SELECT p.oid::regprocedure FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+        WHERE n.nspname = 'public' AND p.prosecdef
+    LOOP
+        EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', fn);
+    END LOOP;
+END $$
+"""
+
+
 def _grant_runtime_role(connection, runtime_url: str, migration_url: str) -> None:
+    connection.execute(text(REVOKE_DEFINER_FUNCTIONS_FROM_PUBLIC))
     app_role = make_url(runtime_url).username
     if not app_role or app_role == make_url(migration_url).username:
         return

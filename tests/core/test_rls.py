@@ -15,7 +15,9 @@ from sqlalchemy.exc import DBAPIError, ProgrammingError
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import NullPool
 
+from app.audit import service as audit
 from app.auth.permissions import Role
+from app.core.context import TenantContext
 from app.core.db import session_scope
 from app.models import RefreshToken, User
 from tests.builders import add_api_key, make_tenant
@@ -56,6 +58,7 @@ def two_tenants(app_engine, owner_engine) -> Iterator[TwoTenants]:
         with session_scope(factory=factory) as session:
             tenant = make_tenant(session)
             add_api_key(session, tenant.id, Role.operator)
+            audit.record(session, TenantContext.system(tenant.id), "test.seed", "tenant", tenant.id)
             session.add(RefreshToken(jti=uuid.uuid4(), family_id=uuid.uuid4(), user_id=tenant.users[Role.viewer],
                                      tenant_id=tenant.id, expires_at=datetime.now(UTC) + timedelta(days=1)))
             ids.append(tenant.id)
@@ -262,3 +265,23 @@ def test_every_tenant_table_in_the_catalogue_has_rls_enabled_and_forced(owner_en
             if policy.polpermissive:
                 assert "app_current_tenant()" in (policy.using_expr or ""), (row.relname, policy.using_expr)
                 assert policy.check_expr is None or "app_current_tenant()" in policy.check_expr
+
+
+def test_security_definer_functions_are_pinned_and_not_public(owner_engine, migrated):
+    """The cross-tenant lookups run as the owner: only the runtime role may call them, and a pinned
+    search_path stops a caller from substituting its own tables or operators."""
+    app_role = _role_name(migrated["database_url"])
+    with owner_engine.connect() as connection:
+        functions = connection.execute(text(
+            "SELECT p.oid::regprocedure::text AS name, p.proconfig, "
+            "has_function_privilege(:app, p.oid, 'EXECUTE') AS runtime_may_call, "
+            "EXISTS (SELECT 1 FROM aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) acl "
+            "        WHERE acl.grantee = 0 AND acl.privilege_type = 'EXECUTE') AS public_may_call "
+            "FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+            "WHERE n.nspname = 'public' AND p.prosecdef"
+        ), {"app": app_role}).all()
+    assert {"auth_users_by_email(text)", "auth_api_key_by_prefix(text)"} <= {f.name for f in functions}
+    for function in functions:
+        assert any(setting.startswith("search_path=") for setting in function.proconfig or ()), function.name
+        assert function.runtime_may_call, function.name
+        assert not function.public_may_call, function.name
