@@ -70,12 +70,22 @@ class Cluster:
             child.kill()
         process.wait(10)
 
-    def kill_pool_child(self, name: str) -> bool:
+    def supervise(self) -> list[str]:
+        """Restart workers that exited, as systemd or Kubernetes would (Celery exits when a pool child
+        dies before it finished starting)."""
+        restarted = [name for name, process in self.workers.items() if process.poll() is not None]
+        for name in restarted:
+            self.start_worker(name)
+        return restarted
+
+    def pool_ready(self, name: str, size: int = 2) -> bool:
+        return len(_children(self.workers[name].pid)) >= size
+
+    def kill_pool_child(self, name: str) -> None:
+        wait_until(lambda: self.supervise() or self.pool_ready(name, 1), 30, message=f"worker {name} has no pool")
         children = _children(self.workers[name].pid)
-        if not children:
-            return False
-        random.choice(children).kill()
-        return True
+        if children:
+            random.choice(children).kill()
 
     def stop(self) -> None:
         for name in list(self.workers):
