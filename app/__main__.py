@@ -3,6 +3,7 @@
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -58,6 +59,14 @@ def cmd_worker(args: argparse.Namespace) -> int:
     argv = ["worker", "--loglevel", "INFO", "-Q", args.queues, "--concurrency", str(args.concurrency)]
     if args.hostname:
         argv += ["--hostname", args.hostname]
+    settings = get_settings()
+    if settings.worker_metrics_port:
+        # Pool children count in files that the main process aggregates (prometheus multiprocess mode);
+        # the variable must be set before prometheus_client is first imported, hence here.
+        metrics_dir = settings.data_dir / "prometheus" / f"worker-{settings.worker_metrics_port}"
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        metrics_dir.mkdir(parents=True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     os.execv(sys.executable, _celery(*argv))
 
 

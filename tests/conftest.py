@@ -125,24 +125,12 @@ def db(app_engine) -> Iterator[Session]:
 
 @pytest.fixture
 def app(db: Session):
-    from app.auth.deps import get_session
+    """The application, its request sessions joining the test's rolled-back transaction."""
+    from app.auth.deps import get_session_factory
     from app.main import create_app
 
     application = create_app()
-    factory = db.info["factory"]
-
-    def rolled_back_session() -> Iterator[Session]:
-        session = factory()
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
-
-    application.dependency_overrides[get_session] = rolled_back_session
+    application.dependency_overrides[get_session_factory] = lambda: db.info["factory"]
     return application
 
 

@@ -1,9 +1,11 @@
 """The Celery app: queues, routes, beat schedule and settings. Results live in PostgreSQL (agent_runs),
 so there is no result backend."""
 
+import os
+
 from celery import Celery
 from celery.schedules import crontab
-from celery.signals import worker_process_init
+from celery.signals import worker_process_init, worker_process_shutdown, worker_ready
 from kombu import Queue
 
 from app.core.config import get_settings
@@ -73,3 +75,23 @@ def _fresh_connections_per_child(**_: object) -> None:
         db.get_engine().dispose(close=False)
     redis.get_redis.cache_clear()
 
+
+
+@worker_ready.connect
+def _serve_metrics(**_: object) -> None:
+    port = get_settings().worker_metrics_port
+    if port and os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import CollectorRegistry, start_http_server
+        from prometheus_client.multiprocess import MultiProcessCollector
+
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)
+        start_http_server(port, registry=registry)
+
+
+@worker_process_shutdown.connect
+def _forget_dead_child(pid: int | None = None, **_: object) -> None:
+    if pid and os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid)

@@ -13,11 +13,11 @@ import structlog
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select, text, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from app.auth.permissions import Permission, Role, authorize
 from app.core.context import Principal, TenantContext
-from app.core.db import bind_tenant, get_sessionmaker
+from app.core.db import bind_tenant, get_sessionmaker, session_scope
 from app.core.errors import TooManyRequests, Unauthorized
 from app.core.metrics import RATE_LIMITED
 from app.core.ratelimit import tenant_limiter
@@ -28,17 +28,17 @@ _bearer = HTTPBearer(auto_error=False)
 _API_KEY_TOUCH_INTERVAL = timedelta(seconds=60)
 
 
-def get_session() -> Iterator[Session]:
+def get_session_factory() -> sessionmaker[Session]:
+    return get_sessionmaker()
+
+
+SessionFactory = Annotated[sessionmaker[Session], Depends(get_session_factory)]
+
+
+def get_session(factory: SessionFactory) -> Iterator[Session]:
     """The request's unit of work: committed when the handler returns, rolled back if it raises."""
-    session = get_sessionmaker()()
-    try:
+    with session_scope(factory=factory) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 # scope="function": the commit happens before the response is sent, so a 2xx always means committed.
@@ -123,4 +123,4 @@ class _Authorized:
 
 
 Authorized = _Authorized
-__all__ = ["Authorized", "CurrentContext", "DbSession", "authorize"]
+__all__ = ["Authorized", "CurrentContext", "DbSession", "SessionFactory", "authorize"]

@@ -110,6 +110,8 @@ class Settings(BaseSettings):
     # app.agents.registry.register (custom agents of a deployment, test agents of the test suite).
     agent_plugins: list[str] = []
     task_expires_seconds: int = 3600
+    # A worker serves its processes' metrics (runs, model tokens and cost) on this port; 0 turns it off.
+    worker_metrics_port: int = 0
 
     @property
     def is_production(self) -> bool:

@@ -1,11 +1,12 @@
 from fastapi import APIRouter, Response
 from fastapi.concurrency import run_in_threadpool
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from sqlalchemy import text
 
 from app.core.db import get_engine
 from app.core.errors import ServiceUnavailable
 from app.core.redis import get_redis
+from app.runs.metrics import ActiveRunsCollector
 
 router = APIRouter(tags=["operations"])
 
@@ -37,6 +38,9 @@ async def ready() -> dict[str, object]:
     if any(value != "ok" for value in checks.values()):
         raise ServiceUnavailable("A dependency is unavailable.", checks=checks)
     return {"status": "ready", "checks": checks}
+
+
+REGISTRY.register(ActiveRunsCollector())
 
 
 @router.get("/metrics", include_in_schema=False)

@@ -7,8 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
+from sqlalchemy.orm import Session, sessionmaker
 
-from app.auth.deps import Authorized, CurrentContext, DbSession
+from app.auth.deps import Authorized, CurrentContext, DbSession, SessionFactory
 from app.auth.permissions import Permission
 from app.core.context import TenantContext
 from app.core.db import session_scope
@@ -84,29 +85,32 @@ def override_run(run_id: uuid.UUID, body: OverrideRequest, session: DbSession, c
 @router.get("/runs/{run_id}/events", response_class=StreamingResponse,
             responses={200: {"content": {"text/event-stream": {}}, "description": "Server-sent events"}})
 async def stream_run_events(run_id: uuid.UUID, request: Request, ctx: Authorized[Permission.read],
+                            factory: SessionFactory,
                             last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None):
     """Each state change as an SSE `state` event (id = event id, so a reconnect resumes with
     Last-Event-ID); the stream closes after the run reaches a terminal state."""
-    await run_in_threadpool(_load_run, ctx, run_id)  # 404 before the stream starts
+    await run_in_threadpool(_load_run, factory, ctx, run_id)  # 404 before the stream starts
     after = int(last_event_id) if last_event_id and last_event_id.isdigit() else 0
-    return StreamingResponse(_event_stream(request, ctx, run_id, after), media_type="text/event-stream",
+    return StreamingResponse(_event_stream(request, factory, ctx, run_id, after), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
-def _load_run(ctx: TenantContext, run_id: uuid.UUID):
-    with session_scope(ctx.tenant_id) as session:
-        return service.get_run(session, ctx, run_id)
+def _load_run(factory: sessionmaker[Session], ctx: TenantContext, run_id: uuid.UUID) -> None:
+    with session_scope(ctx.tenant_id, factory) as session:
+        service.get_run(session, ctx, run_id)
 
 
-def _new_events(ctx: TenantContext, run_id: uuid.UUID, after: int) -> list[EventOut]:
-    with session_scope(ctx.tenant_id) as session:
+def _new_events(factory: sessionmaker[Session], ctx: TenantContext, run_id: uuid.UUID, after: int) -> list[EventOut]:
+    with session_scope(ctx.tenant_id, factory) as session:
         return [EventOut.model_validate(e) for e in service.run_events(session, ctx, run_id, after)]
 
 
-async def _event_stream(request: Request, ctx: TenantContext, run_id: uuid.UUID, after: int):
+async def _event_stream(request: Request, factory: sessionmaker[Session], ctx: TenantContext, run_id: uuid.UUID,
+                        after: int):
+    """Polls run_events: any worker on any machine writes there, so no broker fan-out is needed."""
     idle = 0.0
     while not await request.is_disconnected():
-        events = await run_in_threadpool(_new_events, ctx, run_id, after)
+        events = await run_in_threadpool(_new_events, factory, ctx, run_id, after)
         for event in events:
             after = event.id
             yield f"id: {event.id}\nevent: state\ndata: {json.dumps(event.model_dump(mode='json'))}\n\n"

@@ -17,7 +17,7 @@ depends_on = None
 
 TENANT_TABLES = ("agent_runs", "run_steps", "run_events", "idempotency_keys")
 
-# The reaper serves every tenant, but the runtime role sees one tenant at a time. This function is its
+# The reaper and the metrics endpoint serve every tenant, but the runtime role sees one tenant at a time. This function is its
 # only cross-tenant read: ids (and why) of runs that need attention, nothing else. The reaper then binds
 # each run's tenant and repairs it under RLS like any other write.
 RUNS_NEEDING_ATTENTION = """
@@ -33,6 +33,13 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
        AND r.updated_at < now() - make_interval(secs => p_stale_seconds)
        AND coalesce(r.next_attempt_at, r.updated_at) < now() - make_interval(secs => p_stale_seconds)
      ORDER BY r.updated_at LIMIT p_limit)
+$$;
+CREATE FUNCTION metrics_active_runs()
+RETURNS TABLE (agent text, status text, runs bigint, oldest_seconds double precision)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+    SELECT r.agent, r.status, count(*), extract(epoch FROM now() - min(r.updated_at))
+    FROM agent_runs r WHERE r.status IN ('queued', 'retry_scheduled', 'running', 'awaiting_review')
+    GROUP BY r.agent, r.status
 $$;
 CREATE FUNCTION maintenance_purge_idempotency_keys(p_older_than_hours integer)
 RETURNS integer
@@ -133,6 +140,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.execute("DROP FUNCTION IF EXISTS metrics_active_runs()")
     op.execute("DROP FUNCTION IF EXISTS maintenance_purge_idempotency_keys(integer)")
     op.execute("DROP FUNCTION IF EXISTS maintenance_runs_needing_attention(integer, integer)")
     for table in TENANT_TABLES:

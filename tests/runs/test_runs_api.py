@@ -1,0 +1,138 @@
+"""The run API without workers: roles, tenant isolation, pagination, validation (rolled-back DB)."""
+
+import uuid
+
+import pytest
+
+from app.auth.permissions import Role
+from app.core.context import TenantContext
+from app.core.db import bind_tenant
+from app.runs import service
+from app.runs.state import RunStatus, transition
+from tests.builders import make_tenant
+
+OPERATOR_ROLES = (Role.owner, Role.admin, Role.operator)
+ALL_ROLES = tuple(Role)
+
+
+def _make_run(db, tenant, status: RunStatus = RunStatus.queued, agent="echo"):
+    bind_tenant(db, tenant.id)
+    run = service.create_run(db, TenantContext.system(tenant.id), agent, {"message": "hi"})
+    path = {
+        RunStatus.queued: [],
+        RunStatus.failed: [RunStatus.running, RunStatus.failed],
+        RunStatus.dead_lettered: [RunStatus.running, RunStatus.dead_lettered],
+        RunStatus.succeeded: [RunStatus.running, RunStatus.succeeded],
+    }[status]
+    for target in path:
+        fields = {"attempt": run.attempt + 1} if target is RunStatus.running else {}
+        assert transition(db, run, target, **fields)
+    db.flush()
+    return run
+
+
+@pytest.mark.parametrize("role", ALL_ROLES)
+def test_start_run_needs_operator(db, client, role):
+    tenant = make_tenant(db)
+    response = client.post("/api/v1/agents/echo/run", json={"input": {"message": "x"}}, headers=tenant.headers(role))
+    assert response.status_code == (202 if role in OPERATOR_ROLES else 403)
+
+
+@pytest.mark.parametrize("role", ALL_ROLES)
+def test_reads_are_open_to_every_role(db, client, role):
+    tenant = make_tenant(db)
+    run = _make_run(db, tenant, RunStatus.succeeded)
+    headers = tenant.headers(role)
+    assert client.get("/api/v1/runs", headers=headers).json()["items"][0]["id"] == str(run.id)
+    assert client.get(f"/api/v1/runs/{run.id}", headers=headers).status_code == 200
+    assert client.get("/api/v1/dlq", headers=headers).status_code == 200
+    with client.stream("GET", f"/api/v1/runs/{run.id}/events", headers=headers) as stream:
+        assert stream.status_code == 200
+        assert sum(1 for line in stream.iter_lines() if line.startswith("event: state")) == 3
+
+
+@pytest.mark.parametrize("role", ALL_ROLES)
+def test_operator_actions_need_operator(db, client, role):
+    tenant = make_tenant(db)
+    headers = tenant.headers(role)
+    allowed = role in OPERATOR_ROLES
+    failed, dead, dead2, queued = (_make_run(db, tenant, RunStatus.failed), _make_run(db, tenant, RunStatus.dead_lettered),
+                                   _make_run(db, tenant, RunStatus.dead_lettered), _make_run(db, tenant))
+    expectations = [
+        (f"/api/v1/runs/{failed.id}/retry", None, 200),
+        (f"/api/v1/runs/{queued.id}/cancel", None, 200),
+        (f"/api/v1/runs/{dead.id}/manual-override", {"status": "failed", "reason": "known bad lead"}, 200),
+        ("/api/v1/dlq/retry", {"run_ids": [str(dead2.id)]}, 200),
+    ]
+    for path, body, ok in expectations:
+        response = client.post(path, json=body, headers=headers)
+        assert response.status_code == (ok if allowed else 403), (path, response.text)
+    other_dead = _make_run(db, tenant, RunStatus.dead_lettered)
+    assert client.post(f"/api/v1/dlq/{other_dead.id}/discard", headers=headers).status_code == (200 if allowed else 403)
+
+
+@pytest.mark.parametrize("role", ALL_ROLES)
+def test_another_tenants_run_is_404_for_every_role_and_endpoint(db, client, role):
+    mine, theirs = make_tenant(db), make_tenant(db)
+    foreign = _make_run(db, theirs, RunStatus.dead_lettered)
+    headers = mine.headers(role)
+    bind_tenant(db, mine.id)
+    for method, path, body in [
+        ("GET", f"/api/v1/runs/{foreign.id}", None),
+        ("GET", f"/api/v1/runs/{foreign.id}/events", None),
+        ("POST", f"/api/v1/runs/{foreign.id}/retry", None),
+        ("POST", f"/api/v1/runs/{foreign.id}/cancel", None),
+        ("POST", f"/api/v1/runs/{foreign.id}/manual-override", {"status": "failed", "reason": "not mine"}),
+        ("POST", f"/api/v1/dlq/{foreign.id}/discard", None),
+    ]:
+        response = client.request(method, path, json=body, headers=headers)
+        assert response.status_code == 404, (method, path, response.status_code)
+    assert client.get("/api/v1/runs", headers=headers).json()["items"] == []
+    if role in OPERATOR_ROLES:
+        assert client.post("/api/v1/dlq/retry", json={"run_ids": [str(foreign.id)]}, headers=headers).status_code == 404
+
+
+def test_cursor_pagination_walks_every_run_once_newest_first(db, client):
+    tenant = make_tenant(db)
+    created = [_make_run(db, tenant) for _ in range(7)] + [_make_run(db, tenant, RunStatus.failed)]
+    headers = tenant.headers(Role.viewer)
+    seen, cursor, pages = [], None, 0
+    while True:
+        params = {"limit": 3, **({"cursor": cursor} if cursor else {})}
+        page = client.get("/api/v1/runs", params=params, headers=headers).json()
+        seen += [item["id"] for item in page["items"]]
+        pages += 1
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert pages == 3 and len(seen) == len(set(seen)) == 8
+    assert set(seen) == {str(run.id) for run in created}
+    failed_only = client.get("/api/v1/runs", params={"status": "failed"}, headers=headers).json()["items"]
+    assert [item["id"] for item in failed_only] == [str(created[-1].id)]
+    assert client.get("/api/v1/runs", params={"agent": "nope"}, headers=headers).json()["items"] == []
+
+
+@pytest.mark.parametrize("params", [{"cursor": "garbage!"}, {"status": "sleeping"}, {"limit": 0}, {"limit": 1000},
+                                    {"created_from": "yesterday"}])
+def test_bad_list_parameters_are_4xx_problem_json(db, client, params):
+    tenant = make_tenant(db)
+    response = client.get("/api/v1/runs", params=params, headers=tenant.headers(Role.viewer))
+    assert response.status_code in (400, 422)
+    assert response.headers["content-type"].startswith("application/problem+json")
+
+
+def test_operator_actions_refuse_runs_in_the_wrong_state(db, client):
+    tenant = make_tenant(db)
+    headers = tenant.headers(Role.operator)
+    done = _make_run(db, tenant, RunStatus.succeeded)
+    queued = _make_run(db, tenant)
+    assert client.post(f"/api/v1/runs/{done.id}/retry", headers=headers).status_code == 409
+    assert client.post(f"/api/v1/runs/{done.id}/cancel", headers=headers).status_code == 409
+    assert client.post(f"/api/v1/dlq/{queued.id}/discard", headers=headers).status_code == 409
+    mixed = client.post("/api/v1/dlq/retry", json={"run_ids": [str(queued.id)]}, headers=headers)
+    assert mixed.status_code == 409 and mixed.json()["not_dead_lettered"] == [str(queued.id)]
+    bad_status = client.post(f"/api/v1/runs/{queued.id}/manual-override",
+                             json={"status": "running", "reason": "force it"}, headers=headers)
+    assert bad_status.status_code == 422
+    assert client.get(f"/api/v1/runs/{queued.id}", headers=headers).json()["status"] == "queued"
+    assert client.get(f"/api/v1/runs/{uuid.uuid4()}", headers=headers).status_code == 404
