@@ -176,6 +176,24 @@ def test_ready_checks_database_and_broker(client):
     assert response.json()["checks"] == {"database": "ok", "broker": "ok"}
 
 
+def test_ready_is_503_when_the_broker_is_unreachable(client, monkeypatch):
+    from app.core import redis as redis_module
+
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
+    get_settings.cache_clear()
+    redis_module.get_redis.cache_clear()
+    try:
+        response = client.get("/ready")
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+        redis_module.get_redis.cache_clear()
+    body = _assert_problem(response, 503)
+    assert body["checks"]["database"] == "ok"
+    assert body["checks"]["broker"].startswith("error")
+    assert client.get("/ready").status_code == 200
+
+
 def test_metrics_count_http_requests_by_route_template(db, client):
     tenant = make_tenant(db)
     client.get("/health")
