@@ -1,0 +1,100 @@
+"""A circuit breaker per provider endpoint, its state in Redis so every worker process shares it.
+
+Closed: calls go through; each transient failure (timeout, 429, 5xx, lost connection) adds one to a
+consecutive-failure count, and a success resets it. At the threshold the breaker opens for the cooldown:
+calls skip the provider (the fallback chain takes over) without waiting for it to time out. When the
+cooldown ends it is half-open: exactly one caller, cluster-wide, gets a trial call; its success closes the
+breaker, its failure opens it for another cooldown.
+
+Each transition is one Lua script, so concurrent workers cannot both take the trial slot. If Redis is
+unreachable the breaker lets calls through: it protects the providers and our latency, it must never be
+the reason a call is not made.
+"""
+
+import hashlib
+from dataclasses import dataclass
+from enum import StrEnum
+
+import redis
+import structlog
+
+from app.core.redis import get_redis
+
+log = structlog.get_logger(__name__)
+
+# A count older than this is forgotten: five failures spread over a day are not an outage.
+FAILURE_MEMORY_MS = 10 * 60 * 1000
+
+# KEYS: failures, open, trial. ARGV: threshold, trial_ttl_ms. Returns [decision, open_ms_left].
+_ALLOW = """
+local left = redis.call('PTTL', KEYS[2])
+if left > 0 then return {0, left} end
+local failures = tonumber(redis.call('GET', KEYS[1]) or '0')
+if failures < tonumber(ARGV[1]) then return {1, 0} end
+if redis.call('SET', KEYS[3], '1', 'NX', 'PX', ARGV[2]) then return {2, 0} end
+return {0, 0}
+"""
+# KEYS: failures, open, trial. ARGV: threshold, cooldown_ms, memory_ms. Returns the count.
+_FAILURE = """
+local failures = redis.call('INCR', KEYS[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+if failures >= tonumber(ARGV[1]) then
+  redis.call('SET', KEYS[2], '1', 'PX', ARGV[2])
+  redis.call('DEL', KEYS[3])
+end
+return failures
+"""
+
+
+class Decision(StrEnum):
+    closed = "closed"
+    trial = "trial"  # half-open: this caller makes the one trial call
+    open = "open"
+
+
+@dataclass(frozen=True)
+class Permit:
+    decision: Decision
+    # How long until an open breaker lets a trial through; 0 when unknown or not open.
+    retry_after: float = 0.0
+
+    @property
+    def allowed(self) -> bool:
+        return self.decision is not Decision.open
+
+
+class CircuitBreaker:
+    def __init__(self, provider: str, endpoint: str, *, threshold: int, cooldown_seconds: float,
+                 trial_timeout_seconds: float, client: redis.Redis | None = None):
+        digest = hashlib.sha256(endpoint.encode()).hexdigest()[:12]
+        prefix = f"llm:breaker:{provider}:{digest}"
+        self.provider = provider
+        self._keys = [f"{prefix}:failures", f"{prefix}:open", f"{prefix}:trial"]
+        self._threshold = threshold
+        self._cooldown_ms = int(cooldown_seconds * 1000)
+        self._trial_ms = int(trial_timeout_seconds * 1000)
+        self._redis = client or get_redis()
+        self._allow = self._redis.register_script(_ALLOW)
+        self._failure = self._redis.register_script(_FAILURE)
+
+    def permit(self) -> Permit:
+        try:
+            decision, left_ms = self._allow(keys=self._keys, args=[self._threshold, self._trial_ms])
+        except redis.RedisError:
+            log.warning("llm_breaker_unavailable", provider=self.provider, exc_info=True)
+            return Permit(Decision.closed)
+        return Permit({0: Decision.open, 1: Decision.closed, 2: Decision.trial}[int(decision)], int(left_ms) / 1000)
+
+    def record_success(self) -> None:
+        try:
+            self._redis.delete(*self._keys)
+        except redis.RedisError:
+            log.warning("llm_breaker_unavailable", provider=self.provider, exc_info=True)
+
+    def record_failure(self) -> int:
+        """Count one transient failure; returns the consecutive count (0 if Redis is unreachable)."""
+        try:
+            return int(self._failure(keys=self._keys, args=[self._threshold, self._cooldown_ms, FAILURE_MEMORY_MS]))
+        except redis.RedisError:
+            log.warning("llm_breaker_unavailable", provider=self.provider, exc_info=True)
+            return 0

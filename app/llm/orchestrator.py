@@ -1,0 +1,322 @@
+"""`generate()`: the one way agents call a model.
+
+    generation = generate(ctx, step="qualify", prompt_key="sdr.qualify", variables={...},
+                          output_model=Qualification, validators=[score_matches_bucket])
+    generation.output        # a validated Qualification
+    generation.confidence    # 0..1; generation.offline tells a rule-based answer from a model's
+
+The whole call (its retries, the repair attempt, the fallback chain) runs inside `ctx.step(step, …)`: once
+it has succeeded, a run executed again after its worker died reads the stored Generation and does not call
+the model again. Every attempt is written to llm_logs in its own transaction as it happens, so attempts
+are on the books even when the step fails.
+
+For each provider of the tenant's chain (primary, then fallbacks): skip it if its circuit breaker is open;
+otherwise check the budget, call, and on a transient error retry with exponential backoff and full jitter,
+never sooner than the provider's Retry-After, and move on to the next provider when the retries are spent
+or the wait would exceed LLM_RETRY_MAX_WAIT_SECONDS. An answer that fails the schema (or a business
+validator) gets one repair attempt, with the errors, from the same provider.
+
+Errors reach the run engine classified: a spent budget, an invalid configuration, a missing prompt
+variable, an answer still invalid after its repair, or requests every provider rejected are
+PermanentError; providers that are down or rate limited are TransientError (the run is retried later).
+"""
+
+import random
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from typing import Any, Generic, TypeVar
+
+import structlog
+from pydantic import BaseModel
+from sqlalchemy import func, select
+
+from app.agents.base import RunContext
+from app.core.config import Settings, get_settings
+from app.core.db import session_scope
+from app.llm import ledger
+from app.llm.breaker import CircuitBreaker
+from app.llm.budgets import check_budget
+from app.llm.config import LlmConfig, LlmConfigError, Target, load_config
+from app.llm.prices import cost_usd
+from app.llm.schemas import Usd
+from app.llm.providers import ModelRequest, ModelResponse, ProviderError, get_provider
+from app.llm.structured import (
+    Validator, business_issues, confidence, parse_answer, repair_request, schema_of, with_schema_instructions,
+)
+from app.models import LlmLog
+from app.prompts import service as prompts
+from app.prompts.registry import Prompt
+from app.prompts.service import UnknownPrompt
+from app.prompts.template import MissingVariable
+from app.runs.errors import PermanentError, TransientError
+
+log = structlog.get_logger(__name__)
+OutputT = TypeVar("OutputT", bound=BaseModel)
+
+
+class Generation(BaseModel, Generic[OutputT]):
+    """A validated answer and how it was obtained. This is what the step stores."""
+
+    output: OutputT
+    provider: str
+    model: str
+    offline: bool
+    prompt_key: str
+    prompt_version: int
+    prompt_source: str
+    confidence: float
+    repaired: bool
+    fell_back: bool
+    issues: list[str]
+    attempts: int
+    input_tokens: int
+    output_tokens: int
+    cached_tokens: int
+    cost_usd: Usd
+
+
+def generate(ctx: RunContext, *, step: str, prompt_key: str, variables: dict[str, Any],
+             output_model: type[OutputT], validators: Sequence[Validator] = ()) -> Generation[OutputT]:
+    def call(_session: Any) -> dict[str, Any]:
+        # The step's session is not used: holding its transaction open for the length of a model call would
+        # pin a connection for nothing. Reads and log writes use their own short transactions.
+        return _Call(ctx, step, prompt_key, variables, output_model, validators, get_settings()).run()
+
+    stored = ctx.step(step, call)
+    return Generation[output_model].model_validate(stored)  # type: ignore[valid-type]
+
+
+@dataclass
+class _Answer:
+    response: ModelResponse
+    latency_ms: float
+    attempt: int
+    is_retry: bool
+
+
+@dataclass
+class _Failure:
+    target: Target
+    code: str
+    message: str
+    transient: bool
+    retry_after: float | None = None
+
+
+@dataclass
+class _Call:
+    ctx: RunContext
+    step: str
+    prompt_key: str
+    variables: dict[str, Any]
+    output_model: type[BaseModel]
+    validators: Iterable[Validator]
+    settings: Settings
+    config: LlmConfig = field(init=False)
+    prompt: Prompt = field(init=False)
+    attempts: int = 0
+    # True once this call has a failed or invalid attempt (or an earlier run attempt made it): the next
+    # request for the same answer is a retry.
+    retrying: bool = False
+    spent: dict[str, Any] = field(default_factory=lambda: {"input": 0, "output": 0, "cached": 0,
+                                                           "cost": Decimal(0)})
+
+    def run(self) -> dict[str, Any]:
+        self.config, self.prompt, earlier_attempts = self._load()
+        self.retrying = earlier_attempts > 0
+        try:
+            rendered = self.prompt.render(self.variables)
+        except MissingVariable as exc:
+            raise PermanentError(f"prompt '{self.prompt_key}' v{self.prompt.version} ({self.prompt.source}): {exc}",
+                                 code="prompt_variable_missing") from exc
+        schema_name, json_schema = schema_of(self.output_model)
+        request = ModelRequest(
+            model="", system=rendered.system, messages=(("user", rendered.user),), schema_name=schema_name,
+            json_schema=json_schema, temperature=self.config.temperature,
+            max_output_tokens=self.config.max_output_tokens,
+            variables=self.variables,
+        )
+        failures: list[_Failure] = []
+        for position, target in enumerate(self.config.chain):
+            outcome = self._with_provider(target, self._request_for(target, request), fell_back=position > 0)
+            if isinstance(outcome, dict):
+                return outcome
+            failures.append(outcome)
+        raise self._exhausted(failures)
+
+    def _request_for(self, target: Target, request: ModelRequest) -> ModelRequest:
+        provider = get_provider(target.provider, target.model, self.settings)
+        system = request.system if provider.structured_output else with_schema_instructions(
+            request.system, request.json_schema)
+        return replace(request, model=target.model, system=system)
+
+    def _load(self) -> tuple[LlmConfig, Prompt, int]:
+        with session_scope(self.ctx.tenant_id) as session:
+            try:
+                config = load_config(session, self.ctx.tenant_id, self.settings)
+            except LlmConfigError as exc:
+                raise PermanentError(str(exc), code="llm_config_invalid") from exc
+            try:
+                prompt = prompts.resolve(session, self.ctx.tenant_id, self.prompt_key)
+            except UnknownPrompt as exc:
+                raise PermanentError(exc.detail, code="prompt_not_found") from exc
+            earlier = 0
+            if self.ctx.attempt > 1:
+                earlier = session.scalar(select(func.count()).select_from(LlmLog).where(
+                    LlmLog.run_id == self.ctx.run_id, LlmLog.step == self.step)) or 0
+        return config, prompt, earlier
+
+    def _with_provider(self, target: Target, request: ModelRequest, *, fell_back: bool) -> dict[str, Any] | _Failure:
+        answered = self._call(target, request, purpose="generate")
+        if isinstance(answered, _Failure):
+            return answered
+        answer, problems = self._judge(target, request, answered, purpose="generate")
+        repaired = False
+        if problems:
+            repair = replace(request, messages=request.messages + (
+                ("assistant", answered.response.text), ("user", repair_request(problems))))
+            second = self._call(target, repair, purpose="repair")
+            if isinstance(second, _Failure):
+                if answer is None:
+                    return second
+            else:
+                fixed, fixed_problems = self._judge(target, repair, second, purpose="repair")
+                if fixed is not None:
+                    answer, problems, repaired = fixed, fixed_problems, True
+                elif answer is None:
+                    raise PermanentError(
+                        f"{target.provider}:{target.model} answered '{self.prompt_key}' with output that fails "
+                        f"{self.output_model.__name__} even after a repair attempt: {'; '.join(fixed_problems)}",
+                        code="output_invalid", details={"errors": fixed_problems})
+        # Here `answer` is schema-valid; `problems` are the business issues it still has, if any.
+        assert answer is not None
+        offline = target.provider == "offline"
+        generation = Generation[self.output_model](  # type: ignore[name-defined]
+            output=answer, provider=target.provider, model=target.model, offline=offline,
+            prompt_key=self.prompt.key, prompt_version=self.prompt.version, prompt_source=self.prompt.source,
+            confidence=confidence(answer, repaired=repaired, issues=len(problems), offline=offline,
+                                  fell_back=fell_back),
+            repaired=repaired, fell_back=fell_back, issues=problems, attempts=self.attempts,
+            input_tokens=self.spent["input"], output_tokens=self.spent["output"], cached_tokens=self.spent["cached"],
+            cost_usd=self.spent["cost"],
+        )
+        return generation.model_dump(mode="json")
+
+    def _judge(self, target: Target, request: ModelRequest, answered: _Answer, *,
+               purpose: str) -> tuple[BaseModel | None, list[str]]:
+        """Validate an answer and log its attempt. (None, schema errors) or (answer, business issues)."""
+        answer, errors = parse_answer(answered.response.text, self.output_model)
+        issues: list[str] = []
+        try:
+            if answer is not None:
+                issues = business_issues(answer, self.validators)
+        finally:
+            # Logged even when a validator raises: the provider was paid for this answer either way.
+            self._log(target, request, answered, purpose=purpose, errors=errors, issues=issues)
+        return answer, errors or issues
+
+    def _call(self, target: Target, request: ModelRequest, *, purpose: str) -> _Answer | _Failure:
+        """One request to one provider, with retries of transient failures. Logs failed attempts; the caller
+        logs a successful one once it knows whether the answer is valid."""
+        provider = get_provider(target.provider, target.model, self.settings)
+        breaker = CircuitBreaker(
+            target.provider, provider.endpoint, threshold=self.settings.llm_breaker_failure_threshold,
+            cooldown_seconds=self.settings.llm_breaker_cooldown_seconds,
+            trial_timeout_seconds=self.settings.llm_timeout_seconds + 5,
+        )
+        for retry in range(self.settings.llm_max_retries + 1):
+            self.ctx.check_cancelled()
+            permit = breaker.permit()
+            if not permit.allowed:
+                log.info("llm_provider_skipped", provider=target.provider, reason="circuit_open")
+                return _Failure(target, "circuit_open", f"{target.provider}: circuit breaker open", True,
+                                permit.retry_after or self.settings.llm_breaker_cooldown_seconds)
+            with session_scope(self.ctx.tenant_id) as session:
+                check_budget(session, self.ctx.tenant_id, self.config)
+            self.attempts += 1
+            is_retry = self.retrying and purpose == "generate"
+            started = time.perf_counter()
+            try:
+                response = provider.complete(request)
+            except ProviderError as exc:
+                latency = (time.perf_counter() - started) * 1000
+                self.retrying = True
+                if exc.transient:
+                    breaker.record_failure()
+                self._log_failure(target, request, purpose, latency, is_retry, exc)
+                if not exc.transient:
+                    return _Failure(target, exc.code, exc.message, False)
+                wait = self._backoff(retry, exc.retry_after)
+                if retry == self.settings.llm_max_retries or wait is None:
+                    return _Failure(target, exc.code, exc.message, True, exc.retry_after)
+                time.sleep(wait)
+                continue
+            breaker.record_success()
+            return _Answer(response, (time.perf_counter() - started) * 1000, self.attempts, is_retry)
+        raise AssertionError("unreachable: the loop returns on its last iteration")
+
+    def _backoff(self, retry: int, retry_after: float | None) -> float | None:
+        """Full jitter under an exponential ceiling, never sooner than Retry-After; None if the provider asks
+        for a longer wait than we hold a worker for (the next provider, or a later run attempt, then)."""
+        limit = self.settings.llm_retry_max_wait_seconds
+        if retry_after is not None and retry_after > limit:
+            return None
+        ceiling = min(limit, self.settings.llm_retry_base_seconds * 2 ** retry)
+        return max(random.uniform(0, ceiling), retry_after or 0.0)
+
+    def _account(self, target: Target, response: ModelResponse) -> Decimal:
+        cost = cost_usd(target.provider, target.model, input_tokens=response.input_tokens,
+                        output_tokens=response.output_tokens, cached_tokens=response.cached_tokens)
+        self.spent["input"] += response.input_tokens
+        self.spent["output"] += response.output_tokens
+        self.spent["cached"] += response.cached_tokens
+        self.spent["cost"] += cost
+        return cost
+
+    def _log(self, target: Target, request: ModelRequest, answered: _Answer, *, purpose: str, errors: list[str],
+             issues: list[str]) -> None:
+        response = answered.response
+        cost = self._account(target, response)
+        problem = errors or issues
+        ledger.record(self._attempt(
+            target, request, purpose, answered.latency_ms, answered.is_retry, attempt=answered.attempt,
+            response={"text": response.text, "finish_reason": response.finish_reason, "id": response.response_id},
+            tokens=(response.input_tokens, response.output_tokens, response.cached_tokens), cost=cost,
+            status="invalid_output" if problem else "ok",
+            error_code=("schema_validation" if errors else "business_rules") if problem else None,
+            error="; ".join(problem) or None,
+        ), max_chars=self.settings.llm_log_max_chars)
+        if problem:
+            self.retrying = True
+
+    def _log_failure(self, target: Target, request: ModelRequest, purpose: str, latency_ms: float, is_retry: bool,
+                     exc: ProviderError) -> None:
+        log.warning("llm_call_failed", provider=target.provider, model=target.model, code=exc.code,
+                    status=exc.status, retry_after=exc.retry_after, purpose=purpose)
+        ledger.record(self._attempt(
+            target, request, purpose, latency_ms, is_retry, attempt=self.attempts, response=None, tokens=(0, 0, 0),
+            cost=Decimal(0), status="error", error_code=exc.code, error=exc.message,
+        ), max_chars=self.settings.llm_log_max_chars)
+
+    def _attempt(self, target: Target, request: ModelRequest, purpose: str, latency_ms: float, is_retry: bool, *,
+                 attempt: int, response: dict[str, Any] | None, tokens: tuple[int, int, int], cost: Decimal,
+                 status: str, error_code: str | None, error: str | None) -> ledger.Attempt:
+        return ledger.Attempt(
+            tenant_id=self.ctx.tenant_id, run_id=self.ctx.run_id, run_attempt=self.ctx.attempt, agent=self.ctx.agent,
+            step=self.step, attempt=attempt, purpose=purpose, is_retry=is_retry, provider=target.provider,
+            model=target.model, prompt_key=self.prompt.key, prompt_version=self.prompt.version,
+            prompt_source=self.prompt.source, request=request.as_log(), response=response, input_tokens=tokens[0],
+            output_tokens=tokens[1], cached_tokens=tokens[2], cost_usd=cost, latency_ms=latency_ms, status=status,
+            error_code=error_code, error=error,
+        )
+
+    def _exhausted(self, failures: list[_Failure]) -> Exception:
+        summary = "; ".join(f"{f.target.provider}:{f.target.model}: {f.message}" for f in failures)
+        if all(not f.transient for f in failures):
+            return PermanentError(f"every provider rejected the request for '{self.prompt_key}': {summary}",
+                                  code="llm_request_rejected")
+        waits = [f.retry_after for f in failures if f.transient and f.retry_after]
+        return TransientError(f"no provider answered '{self.prompt_key}': {summary}", code="llm_unavailable",
+                              retry_after=min(waits) if waits else None)

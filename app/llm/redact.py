@@ -1,0 +1,102 @@
+"""Redaction of what llm_logs keeps: prompts and completions carry leads' emails and phone numbers, and a
+pasted credential must never reach a log table that every viewer of the tenant can read.
+
+Rules run in a fixed order, most specific first, so a key that contains digits is reported as a key and not
+as a phone number. Each match is replaced by a typed marker (`[email]`, `[phone]`, `[card]`, `[secret]`), so
+a reader still sees what kind of value was there. Values under keys that name a credential
+(`api_key`, `authorization`, …) are replaced whole, whatever they look like.
+"""
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+SECRET = "[secret]"
+
+_SECRET_PATTERNS = [
+    # Provider keys: OpenAI (sk-…, sk-proj-…), Anthropic (sk-ant-…), AWS access key ids, GitHub, Slack.
+    r"\bsk-[A-Za-z0-9_-]{16,}",
+    r"\bAKIA[0-9A-Z]{16}\b",
+    r"\bgh[pousr]_[A-Za-z0-9]{30,}",
+    r"\bxox[abprs]-[A-Za-z0-9-]{10,}",
+    # Agentline's own API keys: al_<prefix>_<secret>.
+    r"\bal_[0-9a-f]{12}_[A-Za-z0-9_-]{20,}",
+    # JSON Web Tokens (three base64url parts, the first two JSON objects starting with '{"').
+    r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}",
+]
+_SECRET = re.compile("|".join(f"(?:{pattern})" for pattern in _SECRET_PATTERNS))
+# "Bearer abc…", "api_key=abc…", "password: hunter2": keep the label, drop the value. Only "Bearer" may be
+# followed by a bare space; "token budget" or "password reset" in prose must survive.
+_LABELLED_SECRET = re.compile(
+    r"(?i)\b(bearer)(\s+)(?=[A-Za-z0-9._~+/-]{8,})[A-Za-z0-9._~+/-]+=*"
+    r"|\b(api[_-]?key|access[_-]?token|secret|password|passwd|token)(\s*[:=]\s*)[^\s\"',;]{4,}"
+)
+_EMAIL = re.compile(r"(?<![\w.+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
+# 13 to 19 digits, optionally grouped by single spaces or dashes: every card number length in use.
+_CARD_CANDIDATE = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])")
+# International (+country) or grouped national numbers. Digits are counted afterwards (8 to 15, E.164).
+_PHONE_CANDIDATE = re.compile(
+    r"(?<![\w+-])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d{2,4}(?:[ .-]\d{2,8}){1,4}(?![\w-])"
+    r"|(?<![\w+-])\+\d{8,15}\b"
+)
+_DATE = re.compile(r"\d{4}[.-]\d{1,2}[.-]\d{1,2}|\d{1,2}[.-]\d{1,2}[.-]\d{4}")
+_SECRET_KEY_NAMES = re.compile(r"(?i)(api[_-]?key|authorization|password|passwd|secret|access[_-]?token|"
+                               r"refresh[_-]?token|cookie)")
+
+
+def _luhn_valid(digits: str) -> bool:
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        value = int(char)
+        if index % 2 == 1:
+            value = value * 2 - 9 if value > 4 else value * 2
+        total += value
+    return total % 10 == 0
+
+
+def _card(match: re.Match[str]) -> str:
+    digits = re.sub(r"\D", "", match.group())
+    # Order numbers and ids are long digit runs too; only a number passing the card checksum is a card.
+    return "[card]" if _luhn_valid(digits) else match.group()
+
+
+def _labelled_secret(match: re.Match[str]) -> str:
+    label, separator = (match.group(1), match.group(2)) if match.group(1) else (match.group(3), match.group(4))
+    return f"{label}{separator}{SECRET}"
+
+
+def _phone(match: re.Match[str]) -> str:
+    text = match.group()
+    digits = sum(char.isdigit() for char in text)
+    if not 8 <= digits <= 15 or _DATE.fullmatch(text):
+        return text
+    return "[phone]"
+
+
+_RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
+    (_SECRET, SECRET),
+    (_LABELLED_SECRET, _labelled_secret),
+    (_EMAIL, "[email]"),
+    (_CARD_CANDIDATE, _card),
+    (_PHONE_CANDIDATE, _phone),
+]
+
+
+def redact_text(text: str) -> str:
+    for pattern, replacement in _RULES:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def redact(value: Any) -> Any:
+    """A copy of a JSON-like value with every string redacted and credential-named fields blanked."""
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, dict):
+        return {
+            key: SECRET if isinstance(key, str) and _SECRET_KEY_NAMES.search(key) and item else redact(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, (list, tuple)):
+        return [redact(item) for item in value]
+    return value

@@ -1,0 +1,42 @@
+import uuid
+from datetime import date, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from app.auth.deps import Authorized, DbSession
+from app.auth.permissions import Permission
+from app.llm import service
+from app.llm.repository import LogFilters
+from app.llm.schemas import AgentMetrics, LogStatus, ModelCallPage
+
+router = APIRouter(tags=["llm"])
+
+
+@router.get("/logs/agents", response_model=ModelCallPage, summary="Model calls of the tenant's agents, newest first")
+def list_model_calls(
+    session: DbSession,
+    ctx: Authorized[Permission.read],
+    run_id: uuid.UUID | None = None,
+    agent: Annotated[str | None, Query(max_length=64)] = None,
+    provider: Annotated[str | None, Query(max_length=32)] = None,
+    status: LogStatus | None = None,
+    since: Annotated[datetime | None, Query(description="Inclusive")] = None,
+    until: Annotated[datetime | None, Query(description="Exclusive")] = None,
+    with_payloads: Annotated[bool, Query(description="Include the redacted request and response")] = False,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> ModelCallPage:
+    filters = LogFilters(run_id=run_id, agent=agent, provider=provider, status=status, since=since, until=until)
+    return service.list_model_calls(session, ctx, filters, limit=limit, cursor=cursor, with_payloads=with_payloads)
+
+
+@router.get("/metrics/agents", response_model=AgentMetrics, summary="Per agent: runs, success rate, latency, tokens, cost")
+def agent_metrics(
+    session: DbSession,
+    ctx: Authorized[Permission.read],
+    since: Annotated[date | None, Query(description="First UTC day, inclusive; default: 29 days before until")] = None,
+    until: Annotated[date | None, Query(description="Last UTC day, inclusive; default: today")] = None,
+    agent: Annotated[str | None, Query(max_length=64)] = None,
+) -> AgentMetrics:
+    return service.agent_metrics(session, ctx, since=since, until=until, agent=agent)
