@@ -144,7 +144,8 @@ class ExecutionContext:
     attempt: int
     context: TenantContext
     heartbeat: Heartbeat
-    steps_executed: list[str] = field(default_factory=list)
+    # Results recorded by earlier attempts, loaded once when the attempt starts.
+    recorded: dict[str, Any] = field(default_factory=dict)
 
     def session(self) -> Session:
         session = get_sessionmaker()()
@@ -162,11 +163,8 @@ class ExecutionContext:
 
     def step(self, name: str, fn: Callable[[Session], T]) -> T:
         self.check_cancelled()
-        with session_scope(self.tenant_id) as session:
-            stored = session.scalars(
-                select(RunStep).where(RunStep.run_id == self.run_id, RunStep.name == name)).one_or_none()
-            if stored is not None:
-                return stored.result
+        if name in self.recorded:
+            return self.recorded[name]
         started = datetime.now(UTC)
         try:
             with session_scope(self.tenant_id) as session:
@@ -179,7 +177,6 @@ class ExecutionContext:
             with session_scope(self.tenant_id) as session:
                 return session.scalars(
                     select(RunStep.result).where(RunStep.run_id == self.run_id, RunStep.name == name)).one()
-        self.steps_executed.append(name)
         failpoint(f"step.after.{name}")
         return result
 
@@ -194,11 +191,12 @@ def execute(run_id: uuid.UUID, tenant_id: uuid.UUID, worker: str) -> str | None:
         run = claim(session, run_id, worker)
         if run is None:
             return None
+        recorded = dict(session.execute(select(RunStep.name, RunStep.result).where(RunStep.run_id == run_id)).all())
     agent = get_agent(run.agent)
     heartbeat = Heartbeat(run)
     heartbeat.start()
     ctx = ExecutionContext(run.id, run.tenant_id, run.agent, run.attempt, TenantContext.system(run.tenant_id),
-                           heartbeat)
+                           heartbeat, recorded)
     started = time.perf_counter()
     try:
         outcome = _run_agent(agent, ctx, run.input)

@@ -1,0 +1,138 @@
+"""Run-engine throughput against raw Celery, measured in one run on the same broker, pool and concurrency.
+
+(a) raw: no-op Celery tasks (acks_late, prefetch 1, prefork) → tasks/s and send→done latency.
+(b) engine: `echo` runs through the HTTP API, the outbox, a worker and PostgreSQL → runs/s and
+    POST→terminal latency.
+Prints medians and p99s and the ratio (b)/(a). Usage:  python -m bench.throughput [--runs 1000] [--concurrency 2]
+"""
+
+import argparse
+import statistics
+import tempfile
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import redis
+from sqlalchemy import create_engine, text
+
+from bench._harness import Processes, percentile, scratch_database, wait_for
+
+
+def measure_raw(urls: dict[str, str], procs: Processes, tasks: int, concurrency: int) -> dict[str, float]:
+    from bench.noop_app import app
+
+    done = redis.Redis.from_url(urls["REDIS_URL"])
+    procs.celery("noop-worker", "bench.noop_app", "worker", "-P", "prefork", "-c", str(concurrency), "-Q", "bench",
+                 "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel", "WARNING")
+    app.send_task("bench.noop", args=["warmup"], queue="bench")
+    wait_for(lambda: done.hexists("bench:done", "warmup"), 60, "the raw worker")
+    done.delete("bench:done")
+    sent: dict[str, float] = {}
+    for i in range(tasks):
+        marker = f"t{i}"
+        sent[marker] = time.time()
+        app.send_task("bench.noop", args=[marker], queue="bench")
+    wait_for(lambda: done.hlen("bench:done") >= tasks, 300, "raw tasks")
+    finished = {k.decode(): float(v) for k, v in done.hgetall("bench:done").items()}
+    latencies = [finished[m] - sent[m] for m in sent]
+    return {"per_second": tasks / (max(finished.values()) - min(sent.values())),
+            "p50_ms": percentile(latencies, 50) * 1000, "p99_ms": percentile(latencies, 99) * 1000}
+
+
+def measure_engine(urls: dict[str, str], procs: Processes, runs: int, concurrency: int, clients: int) -> dict[str, float]:
+    from app.core.db import session_scope
+    from app.core.security import create_token
+    from app.tenants.service import create_tenant
+
+    with session_scope() as session:
+        tenant, owner = create_tenant(session, name="Bench", admin_email="bench@bench.example.com",
+                                      admin_password=uuid.uuid4().hex, slug=f"bench-{uuid.uuid4().hex[:6]}")
+    headers = {"Authorization": f"Bearer {create_token(owner.id, tenant.id, 'access')[0]}"}
+    port = 18700 + uuid.uuid4().int % 200
+    base = f"http://127.0.0.1:{port}"
+    # Generous limits: the benchmark measures the engine, not the tenant's rate limit or concurrency cap.
+    env = {"RATE_LIMIT_PER_SECOND": "100000", "RATE_LIMIT_BURST": "100000", "TENANT_MAX_RUNNING_RUNS": "1000"}
+    procs.spawn("api", ["-m", "uvicorn", "app.main:create_app", "--factory", "--port", str(port),
+                        "--log-level", "warning"], **env)
+    procs.celery("engine-worker", "workers.celery_app", "worker", "-P", "prefork", "-c", str(concurrency),
+                 "-Q", "agents.echo", "--without-gossip", "--without-mingle", "--without-heartbeat",
+                 "--loglevel", "WARNING", **env)
+    procs.celery("beat", "workers.celery_app", "beat", "--schedule",
+                 str(procs.logs / "beat-schedule"), "--loglevel", "WARNING", **env)
+
+    def ready() -> bool:
+        try:
+            return httpx.get(f"{base}/ready", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    wait_for(ready, 60, "the API")
+    engine = create_engine(urls["MIGRATION_DATABASE_URL"])  # the owner reads across tenants for the tally
+
+    def finished_count() -> int:
+        with engine.connect() as connection:
+            return connection.execute(text(
+                "SELECT count(*) FROM agent_runs WHERE status IN ('succeeded','failed','dead_lettered')")).scalar()
+
+    with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
+        client.post("/api/v1/agents/echo/run", json={"input": {"message": "warmup"}})
+        wait_for(lambda: finished_count() >= 1, 60, "the engine worker")
+        with engine.begin() as connection:
+            connection.execute(text("DELETE FROM agent_runs"))
+        posted: dict[str, float] = {}
+
+        def post(i: int) -> None:
+            started = time.time()
+            response = client.post("/api/v1/agents/echo/run", json={"input": {"message": f"m{i}"}})
+            response.raise_for_status()
+            posted[response.json()["id"]] = started
+
+        with ThreadPoolExecutor(max_workers=clients) as pool:
+            list(pool.map(post, range(runs)))
+    wait_for(lambda: finished_count() >= runs, 600, "echo runs")
+    with engine.connect() as connection:
+        rows = connection.execute(text(
+            "SELECT id::text, status, extract(epoch FROM finished_at) FROM agent_runs")).all()
+    engine.dispose()
+    assert all(status == "succeeded" for _, status, _ in rows), "a benchmark run did not succeed"
+    latencies = [finished - posted[run_id] for run_id, _, finished in rows]
+    return {"per_second": runs / (max(f for *_, f in rows) - min(posted.values())),
+            "p50_ms": percentile(latencies, 50) * 1000, "p99_ms": percentile(latencies, 99) * 1000}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, default=2, help="worker pool processes (both sides)")
+    parser.add_argument("--clients", type=int, default=8, help="concurrent HTTP clients posting runs")
+    parser.add_argument("--repeat", type=int, default=3, help="measure each side this many times; medians reported")
+    args = parser.parse_args()
+    raw, eng = [], []
+    with scratch_database() as urls, tempfile.TemporaryDirectory() as logs:
+        for _ in range(args.repeat):
+            procs = Processes(Path(logs))
+            try:
+                raw.append(measure_raw(urls, procs, args.runs, args.concurrency))
+            finally:
+                procs.stop()
+            procs = Processes(Path(logs))
+            try:
+                eng.append(measure_engine(urls, procs, args.runs, args.concurrency, args.clients))
+            finally:
+                procs.stop()
+
+    def med(results: list[dict[str, float]], key: str) -> float:
+        return statistics.median(r[key] for r in results)
+
+    print(f"runs per side: {args.runs} x {args.repeat}, pool: prefork x {args.concurrency}, clients: {args.clients}")
+    print(f"{'':28}{'per second':>12}{'p50 ms':>10}{'p99 ms':>10}")
+    print(f"{'(a) raw Celery no-op':28}{med(raw, 'per_second'):12.1f}{med(raw, 'p50_ms'):10.1f}{med(raw, 'p99_ms'):10.1f}")
+    print(f"{'(b) echo runs via API':28}{med(eng, 'per_second'):12.1f}{med(eng, 'p50_ms'):10.1f}{med(eng, 'p99_ms'):10.1f}")
+    print(f"throughput ratio (b)/(a): {med(eng, 'per_second') / med(raw, 'per_second'):.2f}")
+
+
+if __name__ == "__main__":
+    main()
