@@ -14,6 +14,7 @@ from app.auth.permissions import Permission
 from app.core.context import TenantContext
 from app.core.db import session_scope
 from app.core.idempotency import run_idempotently
+from app.llm import service as llm_service
 from app.runs import service
 from app.runs.schemas import (
     DlqRetryRequest, DlqRetryResult, EventOut, OverrideRequest, RunCreate, RunDetail, RunOut, RunPage, StepOut,
@@ -64,6 +65,7 @@ def read_run(run_id: uuid.UUID, session: DbSession, ctx: Authorized[Permission.r
         **RunOut.model_validate(run).model_dump(),
         steps=[StepOut.model_validate(step) for step in service.run_steps(session, ctx, run_id)],
         events=[EventOut.model_validate(event) for event in service.run_events(session, ctx, run_id)],
+        model_calls=llm_service.run_model_calls(session, ctx, run_id),
     )
 
 

@@ -4,6 +4,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.llm.schemas import ModelCall
 from app.runs.state import RunStatus
 
 
@@ -73,6 +74,7 @@ class EventOut(BaseModel):
 class RunDetail(RunOut):
     steps: list[StepOut]
     events: list[EventOut]
+    model_calls: list[ModelCall] = Field(description="Every model call attempt of the run, oldest first (llm_logs)")
 
 
 class RunPage(BaseModel):

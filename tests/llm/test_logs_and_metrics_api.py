@@ -156,3 +156,13 @@ def test_bad_metric_periods_are_problem_json(client, db, params, status):
 def test_reading_logs_and_metrics_needs_a_login(client):
     assert client.get("/api/v1/logs/agents").status_code == 401
     assert client.get("/api/v1/metrics/agents").status_code == 401
+
+
+def test_a_runs_detail_lists_its_model_calls_and_another_tenant_gets_404(client, calls):
+    first, other_tenant = calls[0], calls[3]
+    detail = _get(client, first.tenant, f"/api/v1/runs/{first.run_id}")
+    assert [(c["attempt"], c["status"], c["error_code"], c["provider"]) for c in detail["model_calls"]] == [
+        (1, "error", "server_error", "openai"), (2, "ok", None, "openai")]
+    assert "[email]" in str(detail["model_calls"][1]["request"])
+    response = client.get(f"/api/v1/runs/{first.run_id}", headers=other_tenant.tenant.headers(Role.owner))
+    assert response.status_code == 404
