@@ -17,6 +17,7 @@ from app.models import AgentRun, LlmLog, RunStep, Tenant
 from app.runs.executor import ExecutionContext, Heartbeat
 from app.runs.state import RunStatus
 from tests.builders import TenantFixture, make_tenant
+from tests.runs.cluster import Cluster, engine_env
 
 # Fast and quiet defaults for every LLM test; a test overrides what it is about.
 TEST_LLM_SETTINGS = {
@@ -28,6 +29,19 @@ TEST_LLM_SETTINGS = {
     "OPENAI_API_KEY": "sk-test-0000000000000000000000",
     "ANTHROPIC_API_KEY": "sk-ant-test-000000000000000000",
 }
+
+
+@pytest.fixture
+def cluster(migrated, tmp_path) -> Iterator[Cluster]:
+    """Celery worker and beat processes (the run engine's test helpers); stopped after the test."""
+    running = Cluster(engine_env(migrated), tmp_path)
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _llm_test_agent_in_this_process():
+    import tests.llm.agents  # noqa: F401  (the API side must know the agent the workers run)
 
 
 @pytest.fixture
