@@ -53,6 +53,9 @@ class Agent(ABC, Generic[InputT, OutputT]):
     # Internal agents (document ingestion, for example) run through the engine but cannot be started
     # with POST /api/v1/agents/{agent}/run.
     public: ClassVar[bool] = True
+    # Agents that call models (app.llm.orchestrator.generate): their runs are refused when they are started
+    # while the tenant's LLM settings are unusable (422) or its monthly model budget is spent (402).
+    uses_models: ClassVar[bool] = False
     description: ClassVar[str] = ""
 
     @property

@@ -22,6 +22,7 @@ from app.core.context import TenantContext
 from app.core.errors import BadRequest, Conflict, NotFound, UnprocessableEntity
 from app.core.metrics import RUNS_CREATED
 from app.core.scope import get_or_404, scoped
+from app.llm.budgets import ensure_can_enqueue
 from app.models import AgentRun, RunEvent, RunStep
 from app.runs.schemas import OverrideRequest, RunOut
 from app.runs.state import OVERRIDE_TARGETS, TERMINAL, RunStatus, event_detail, record_creation, transition
@@ -46,6 +47,8 @@ def create_run(session: Session, ctx: TenantContext, agent_name: str, payload: d
     except ValidationError as exc:
         raise UnprocessableEntity(f"The input does not match the '{agent.name}' agent's input schema.",
                                   errors=validation_errors(exc, "input")) from exc
+    if agent.uses_models:
+        ensure_can_enqueue(session, ctx)
     run = AgentRun(
         id=uuid.uuid4(), tenant_id=ctx.tenant_id, agent=agent.name, status=RunStatus.queued.value,
         input=validated.model_dump(mode="json"), attempt=0, max_attempts=agent.max_attempts,

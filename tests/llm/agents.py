@@ -25,6 +25,7 @@ class LlmQualifyAgent(Agent[QualifyInput, QualifyOutput]):
     name = "test_llm_qualify"
     input_model, output_model = QualifyInput, QualifyOutput
     max_attempts = 3
+    uses_models = True
 
     def run(self, ctx: RunContext, payload: QualifyInput) -> QualifyOutput:
         generation = generate(ctx, step="qualify", prompt_key=KEY, variables=VARIABLES, output_model=Qualification)
