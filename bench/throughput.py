@@ -95,7 +95,7 @@ def measure_engine(urls: dict[str, str], procs: Processes, runs: int, concurrenc
     wait_for(lambda: finished_count() >= runs, 600, "echo runs")
     with engine.connect() as connection:
         rows = connection.execute(text(
-            "SELECT id::text, status, extract(epoch FROM finished_at) FROM agent_runs")).all()
+            "SELECT id::text, status, extract(epoch FROM finished_at)::float8 FROM agent_runs")).all()
     engine.dispose()
     assert all(status == "succeeded" for _, status, _ in rows), "a benchmark run did not succeed"
     latencies = [finished - posted[run_id] for run_id, _, finished in rows]

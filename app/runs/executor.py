@@ -12,7 +12,8 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -20,15 +21,15 @@ from typing import Any, TypeVar
 import structlog
 from pydantic import ValidationError
 from pydantic_core import to_jsonable_python
-from sqlalchemy import func, select, update
+from sqlalchemy import Connection, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from app.agents.base import Agent
 from app.agents.registry import get_agent
 from app.core.config import get_settings
 from app.core.context import TenantContext
-from app.core.db import get_sessionmaker, session_scope
+from app.core.db import get_engine, get_sessionmaker, session_scope
 from app.core.failpoints import failpoint
 from app.core.metrics import RUN_DURATION, RUN_QUEUE_LATENCY
 from app.models import AgentRun, RunStep
@@ -144,6 +145,8 @@ class ExecutionContext:
     attempt: int
     context: TenantContext
     heartbeat: Heartbeat
+    # Sessions on the attempt's own connection: one checkout for the whole attempt, not one per step.
+    factory: sessionmaker[Session]
     # Results recorded by earlier attempts, loaded once when the attempt starts.
     recorded: dict[str, Any] = field(default_factory=dict)
 
@@ -167,14 +170,14 @@ class ExecutionContext:
             return self.recorded[name]
         started = datetime.now(UTC)
         try:
-            with session_scope(self.tenant_id) as session:
+            with session_scope(self.tenant_id, self.factory) as session:
                 result = to_jsonable_python(fn(session))
                 session.add(RunStep(tenant_id=self.tenant_id, run_id=self.run_id, name=name, result=result,
                                     attempt=self.attempt, started_at=started))
                 session.flush()
         except IntegrityError:
             # A zombie attempt recorded this step first; its result (and its writes) stand, ours rolled back.
-            with session_scope(self.tenant_id) as session:
+            with session_scope(self.tenant_id, self.factory) as session:
                 return session.scalars(
                     select(RunStep.result).where(RunStep.run_id == self.run_id, RunStep.name == name)).one()
         failpoint(f"step.after.{name}")
@@ -184,31 +187,53 @@ class ExecutionContext:
 # --- executing --------------------------------------------------------------------------------
 
 
+@contextmanager
+def _execution_connection() -> Iterator[Connection]:
+    """The attempt's connection. Its commits may skip the WAL flush (WORKER_SYNCHRONOUS_COMMIT=off): if
+    PostgreSQL itself crashes, the last fraction of a second of an attempt's bookkeeping is lost, which
+    looks exactly like the worker dying at that point, and the lease and reaper recover it (a step is lost
+    together with its own writes, so nothing is half-applied). Accepting a run (the API) always commits
+    synchronously."""
+    with get_engine().connect() as connection:
+        mode = get_settings().worker_synchronous_commit
+        connection.exec_driver_sql(f"SET synchronous_commit = {mode}")
+        connection.commit()
+        try:
+            yield connection
+        finally:
+            connection.rollback()
+            connection.exec_driver_sql("RESET synchronous_commit")
+            connection.commit()
+
+
 def execute(run_id: uuid.UUID, tenant_id: uuid.UUID, worker: str) -> str | None:
     """Execute one delivery of run `run_id`. Returns the status it ended in, or None if it claimed nothing."""
     structlog.contextvars.bind_contextvars(run_id=str(run_id), tenant_id=str(tenant_id))
-    with session_scope(tenant_id) as session:
-        run = claim(session, run_id, worker)
-        if run is None:
+    with _execution_connection() as connection:
+        factory = sessionmaker(bind=connection, expire_on_commit=False)
+        with session_scope(tenant_id, factory) as session:
+            run = claim(session, run_id, worker)
+            if run is None:
+                return None
+            recorded = dict(session.execute(
+                select(RunStep.name, RunStep.result).where(RunStep.run_id == run_id)).all())
+        agent = get_agent(run.agent)
+        heartbeat = Heartbeat(run)
+        heartbeat.start()
+        ctx = ExecutionContext(run.id, run.tenant_id, run.agent, run.attempt, TenantContext.system(run.tenant_id),
+                               heartbeat, factory, recorded)
+        started = time.perf_counter()
+        try:
+            outcome = _run_agent(agent, ctx, run.input)
+        finally:
+            heartbeat.stop()
+        RUN_DURATION.labels(agent.name, outcome[0]).observe(time.perf_counter() - started)
+        if outcome[0] == "lease_lost":
+            log.warning("run_lease_lost", attempt=run.attempt)
             return None
-        recorded = dict(session.execute(select(RunStep.name, RunStep.result).where(RunStep.run_id == run_id)).all())
-    agent = get_agent(run.agent)
-    heartbeat = Heartbeat(run)
-    heartbeat.start()
-    ctx = ExecutionContext(run.id, run.tenant_id, run.agent, run.attempt, TenantContext.system(run.tenant_id),
-                           heartbeat, recorded)
-    started = time.perf_counter()
-    try:
-        outcome = _run_agent(agent, ctx, run.input)
-    finally:
-        heartbeat.stop()
-    RUN_DURATION.labels(agent.name, outcome[0]).observe(time.perf_counter() - started)
-    if outcome[0] == "lease_lost":
-        log.warning("run_lease_lost", attempt=run.attempt)
-        return None
-    with session_scope(tenant_id) as session:
-        fresh = session.get(AgentRun, run_id, with_for_update=True)
-        return _record_outcome(session, agent, fresh, run.attempt, *outcome)
+        with session_scope(tenant_id, factory) as session:
+            fresh = session.get(AgentRun, run_id, with_for_update=True)
+            return _record_outcome(session, agent, fresh, run.attempt, *outcome)
 
 
 def _run_agent(agent: Agent, ctx: ExecutionContext, raw_input: dict[str, Any]) -> tuple[str, Any]:

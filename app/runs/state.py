@@ -7,8 +7,10 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import insert, literal, select, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.core.metrics import RUNS_FINISHED
 from app.models import AgentRun, RunEvent
@@ -77,15 +79,20 @@ def transition(session: Session, run: AgentRun, target: RunStatus, *, expected: 
     if current is S.running and "attempt" not in fields:
         # Fencing: only the attempt that holds the run may finish it.
         conditions.append(AgentRun.attempt == run.attempt)
-    result = session.execute(update(AgentRun).where(*conditions).values(**values).returning(AgentRun.attempt))
-    new_attempt = result.scalar_one_or_none()
+    # One statement: the conditional UPDATE and, only if it matched, the event that records it.
+    moved = update(AgentRun).where(*conditions).values(**values).returning(
+        AgentRun.tenant_id, AgentRun.id, AgentRun.attempt).cte("moved")
+    record = insert(RunEvent).from_select(
+        ["tenant_id", "run_id", "from_status", "to_status", "attempt", "detail"],
+        select(moved.c.tenant_id, moved.c.id, literal(current.value), literal(target.value), moved.c.attempt,
+               literal(detail, JSONB)),
+    ).returning(RunEvent.attempt)
+    new_attempt = session.execute(record).scalar_one_or_none()
     if new_attempt is None:
         return False
-    session.add(RunEvent(tenant_id=run.tenant_id, run_id=run.id, from_status=current.value, to_status=target.value,
-                         attempt=new_attempt, detail=detail))
-    for key, value in values.items():
-        setattr(run, key, value)
-    run.attempt = new_attempt
+    # The row is already written: update the loaded object without making it dirty (no second UPDATE).
+    for key, value in {**values, "attempt": new_attempt}.items():
+        set_committed_value(run, key, value)
     if target in TERMINAL:
         RUNS_FINISHED.labels(run.agent, target.value).inc()
     return True
