@@ -71,8 +71,7 @@ def _fresh_connections_per_child(**_: object) -> None:
     from app.core import db, redis
 
     configure_logging()
-    if db.get_engine.cache_info().currsize:
-        db.get_engine().dispose(close=False)
+    db.use_worker_commit_mode()
     redis.get_redis.cache_clear()
 
 

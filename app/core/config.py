@@ -111,7 +111,7 @@ class Settings(BaseSettings):
     # app.agents.registry.register (custom agents of a deployment, test agents of the test suite).
     agent_plugins: list[str] = []
     task_expires_seconds: int = 3600
-    # Commit mode of a worker's own bookkeeping (claims, steps, outcomes); see app/runs/executor.py.
+    # Commit mode of worker processes (claims, steps, outcomes); see app.core.db.use_worker_commit_mode.
     worker_synchronous_commit: Literal["on", "off"] = "off"
     # A worker serves its processes' metrics (runs, model tokens and cost) on this port; 0 turns it off.
     worker_metrics_port: int = 0

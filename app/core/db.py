@@ -20,15 +20,35 @@ from app.core.embedded import resolved_urls
 TENANT_KEY = "tenant_id"
 
 
+_worker_process = False
+
+
+def use_worker_commit_mode() -> None:
+    """Called in Celery worker processes. Their commits (claims, steps, outcomes, relay and reaper
+    bookkeeping) may skip the WAL flush (WORKER_SYNCHRONOUS_COMMIT=off): if PostgreSQL itself crashes,
+    the last fraction of a second of that work is lost, which looks exactly like the worker dying at
+    that moment, and the lease, reaper and relay recover it (a step is lost together with its own
+    writes, so nothing is half-applied). The API always commits synchronously: a 202 is durable."""
+    global _worker_process
+    _worker_process = True
+    if get_engine.cache_info().currsize:
+        get_engine().dispose(close=False)
+    get_engine.cache_clear()
+    get_sessionmaker.cache_clear()
+
+
 @lru_cache
 def get_engine() -> Engine:
     settings = get_settings()
+    options = f"-c statement_timeout={settings.db_statement_timeout_ms}"
+    if _worker_process:
+        options += f" -c synchronous_commit={settings.worker_synchronous_commit}"
     return create_engine(
         resolved_urls(settings).database_url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_pre_ping=True,
-        connect_args={"options": f"-c statement_timeout={settings.db_statement_timeout_ms}"},
+        connect_args={"options": options},
     )
 
 

@@ -12,8 +12,7 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -21,7 +20,7 @@ from typing import Any, TypeVar
 import structlog
 from pydantic import ValidationError
 from pydantic_core import to_jsonable_python
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -187,29 +186,10 @@ class ExecutionContext:
 # --- executing --------------------------------------------------------------------------------
 
 
-@contextmanager
-def _execution_connection() -> Iterator[Connection]:
-    """The attempt's connection. Its commits may skip the WAL flush (WORKER_SYNCHRONOUS_COMMIT=off): if
-    PostgreSQL itself crashes, the last fraction of a second of an attempt's bookkeeping is lost, which
-    looks exactly like the worker dying at that point, and the lease and reaper recover it (a step is lost
-    together with its own writes, so nothing is half-applied). Accepting a run (the API) always commits
-    synchronously."""
-    with get_engine().connect() as connection:
-        mode = get_settings().worker_synchronous_commit
-        connection.exec_driver_sql(f"SET synchronous_commit = {mode}")
-        connection.commit()
-        try:
-            yield connection
-        finally:
-            connection.rollback()
-            connection.exec_driver_sql("RESET synchronous_commit")
-            connection.commit()
-
-
 def execute(run_id: uuid.UUID, tenant_id: uuid.UUID, worker: str) -> str | None:
     """Execute one delivery of run `run_id`. Returns the status it ended in, or None if it claimed nothing."""
     structlog.contextvars.bind_contextvars(run_id=str(run_id), tenant_id=str(tenant_id))
-    with _execution_connection() as connection:
+    with get_engine().connect() as connection:
         factory = sessionmaker(bind=connection, expire_on_commit=False)
         with session_scope(tenant_id, factory) as session:
             run = claim(session, run_id, worker)
