@@ -149,3 +149,41 @@ def test_reviewed_output_waits_then_override_and_retry(committed_db, live_client
     retried = live_client.post(f"/api/v1/runs/{failed}/retry", headers=operator)
     assert retried.status_code == 200 and retried.json()["status"] == "queued" and retried.json()["attempt"] == 0
     _wait_status(tenant, failed, "failed")
+
+
+def test_a_run_whose_broker_message_was_lost_is_republished_by_the_reaper(committed_db, live_client, cluster):
+    import redis
+
+    tenant = committed_tenant(committed_db)
+    run_id = _start(live_client, tenant, "echo", {"message": "lost and found"})
+    broker = redis.Redis.from_url(cluster.env["REDIS_URL"])
+    assert broker.llen("agents.echo") >= 1
+    broker.delete("agents.echo")  # the broker lost the message (a Redis restart without persistence)
+
+    cluster.env["RUN_STALLED_AFTER_SECONDS"] = "2"
+    cluster.start_worker("w1")
+    cluster.start_beat()
+    run = _wait_status(tenant, run_id, "succeeded", timeout=60)
+    assert run.attempt == 1 and run.output == {"message": "lost and found"}
+
+
+def test_the_tenant_cap_limits_concurrently_running_runs(committed_db, live_client, cluster):
+    tenant = committed_tenant(committed_db)
+    cluster.env["TENANT_MAX_RUNNING_RUNS"] = "1"
+    cluster.start_worker("w1")
+    cluster.start_worker("w2")
+    cluster.start_beat()
+    run_ids = [_start(live_client, tenant, "echo", {"message": str(i), "delay_ms": 700}) for i in range(4)]
+    peak = 0
+
+    def all_done() -> bool:
+        nonlocal peak
+        with session_scope(tenant.id) as session:
+            statuses = list(session.scalars(select(AgentRun.status)))
+        peak = max(peak, statuses.count("running"))
+        return statuses.count("succeeded") == len(run_ids)
+
+    wait_until(all_done, 90, interval=0.05, message="capped runs did not all finish")
+    assert peak == 1
+    for run_id in run_ids:
+        assert _get(tenant.id, run_id).attempt == 1  # waiting for the cap consumed no attempt
