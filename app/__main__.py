@@ -56,7 +56,7 @@ def _celery(*celery_args: str) -> list[str]:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    argv = ["worker", "--loglevel", "INFO", "-Q", args.queues, "--concurrency", str(args.concurrency)]
+    argv = ["worker", "--loglevel", get_settings().log_level, "-Q", args.queues, "--concurrency", str(args.concurrency)]
     if args.hostname:
         argv += ["--hostname", args.hostname]
     settings = get_settings()
@@ -73,7 +73,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 def cmd_beat(args: argparse.Namespace) -> int:
     schedule = get_settings().data_dir / "celerybeat-schedule"
     schedule.parent.mkdir(parents=True, exist_ok=True)
-    os.execv(sys.executable, _celery("beat", "--loglevel", "INFO", "--schedule", str(schedule)))
+    os.execv(sys.executable, _celery("beat", "--loglevel", get_settings().log_level, "--schedule", str(schedule)))
 
 
 def cmd_tenants(args: argparse.Namespace) -> int:
@@ -130,16 +130,21 @@ def cmd_dev(args: argparse.Namespace) -> int:
     from app.core import embedded
 
     settings = get_settings()
-    started_services = not (settings.database_url and settings.redis_url)
-    if started_services:
+    # Stop on exit only what this command started: services that were already up (another shell's
+    # `services up`, a test run) keep serving whoever else uses them.
+    was_running = embedded.status(settings)
+    started_services = not (settings.database_url and settings.redis_url) and "stopped" in was_running.values()
+    if not (settings.database_url and settings.redis_url):
         embedded.up(settings)
         print("embedded PostgreSQL and Redis are up (data in .data/)")
     cmd_migrate(argparse.Namespace(revision="head"))
     base_url = f"http://127.0.0.1:{args.port}"
+    quiet = {**os.environ, "LOG_LEVEL": os.environ.get("WORKER_LOG_LEVEL", "WARNING")}
     processes = [
         subprocess.Popen([sys.executable, "-m", "app", "serve", "--port", str(args.port)]),
-        subprocess.Popen([sys.executable, "-m", "app", "worker", "--concurrency", "2"]),
-        subprocess.Popen([sys.executable, "-m", "app", "beat"]),
+        # The worker and beat log every task at INFO; in development that drowns the API's own log.
+        subprocess.Popen([sys.executable, "-m", "app", "worker", "--concurrency", "2"], env=quiet),
+        subprocess.Popen([sys.executable, "-m", "app", "beat"], env=quiet),
     ]
     stopping = False
 
@@ -152,9 +157,10 @@ def cmd_dev(args: argparse.Namespace) -> int:
         for process in processes:
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 20
         for process in processes:
             try:
-                process.wait(timeout=20)
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 process.kill()
         if started_services:

@@ -1,10 +1,12 @@
-"""The demo: a tenant with one user per role, seeded through the service layer and checked through the API.
+"""The demo: a tenant with one user per role, seeded through the service layer and checked through the API,
+then runs driven through the API as the operator, and a table of every run.
 
 `run_demo(base_url)` is what `python -m app demo` and `python -m app dev` call. It is idempotent: an
 existing demo tenant is kept as it is, and every login is then proven against the running API.
 """
 
 import sys
+import time
 from dataclasses import dataclass
 
 import httpx
@@ -83,6 +85,47 @@ def print_logins(base_url: str, logins: list[DemoLogin]) -> None:
     print(f"  password for every demo account: {DEMO_PASSWORD}")
 
 
+def login(client: httpx.Client, role: Role) -> dict[str, str]:
+    response = client.post("/api/v1/auth/token", json={"email": demo_email(role), "password": DEMO_PASSWORD,
+                                                       "tenant": DEMO_SLUG})
+    response.raise_for_status()
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+FINISHED = {"succeeded", "failed", "dead_lettered", "cancelled", "rejected", "awaiting_review"}
+DEMO_RUNS = (
+    ("demo-echo-hello", "echo", {"message": "Hello from the Agentline demo", "delay_ms": 200}),
+    ("demo-echo-smoke", "echo", {"message": "Engine smoke test", "delay_ms": 0}),
+)
+
+
+def drive_runs(client: httpx.Client, timeout: float = 60) -> list[dict]:
+    """Start the demo runs as the operator (Idempotency-Key: a rerun of the demo starts nothing new) and
+    wait until each has finished."""
+    headers = login(client, Role.operator)
+    run_ids = []
+    for key, agent, payload in DEMO_RUNS:
+        response = client.post(f"/api/v1/agents/{agent}/run", json={"input": payload},
+                               headers={**headers, "Idempotency-Key": key})
+        response.raise_for_status()
+        run_ids.append(response.json()["id"])
+    deadline = time.monotonic() + timeout
+    while True:
+        runs = [client.get(f"/api/v1/runs/{run_id}", headers=headers).json() for run_id in run_ids]
+        if all(run["status"] in FINISHED for run in runs) or time.monotonic() > deadline:
+            return client.get("/api/v1/runs", params={"limit": 50}, headers=headers).json()["items"]
+        time.sleep(0.3)
+
+
+
+def print_runs(runs: list[dict]) -> None:
+    print(f"\nRuns of tenant '{DEMO_SLUG}':")
+    print(f"  {'run id':<36}  {'agent':<12} {'status':<16} {'attempt':>7}  output")
+    for run in runs:
+        output = run["output"] or run["error"] or {}
+        print(f"  {run['id']:<36}  {run['agent']:<12} {run['status']:<16} {run['attempt']:>7}  {str(output)[:60]}")
+
+
 def run_demo(base_url: str) -> int:
     """Seed the demo tenant and prove its logins against the API at `base_url`. Returns an exit code."""
     if get_settings().is_production:
@@ -103,5 +146,12 @@ def run_demo(base_url: str) -> int:
     print_logins(base_url, logins)
     if not all(login.ok for login in logins):
         print("error: some demo logins failed (see the table above).", file=sys.stderr)
+        return 1
+    with httpx.Client(base_url=base_url, timeout=30) as client:
+        runs = drive_runs(client)
+    print_runs(runs)
+    if any(run["status"] not in FINISHED for run in runs):
+        print("error: some demo runs did not finish; is a worker running (`python -m app worker`)?",
+              file=sys.stderr)
         return 1
     return 0
