@@ -117,7 +117,6 @@ def drive_runs(client: httpx.Client, timeout: float = 60) -> list[dict]:
         time.sleep(0.3)
 
 
-
 def print_runs(runs: list[dict]) -> None:
     print(f"\nRuns of tenant '{DEMO_SLUG}':")
     print(f"  {'run id':<36}  {'agent':<12} {'status':<16} {'attempt':>7}  output")
@@ -127,7 +126,8 @@ def print_runs(runs: list[dict]) -> None:
 
 
 def run_demo(base_url: str) -> int:
-    """Seed the demo tenant and prove its logins against the API at `base_url`. Returns an exit code."""
+    """Seed the demo tenant, prove its logins and drive the demo runs against the API at `base_url`.
+    Returns an exit code."""
     if get_settings().is_production:
         print("error: the demo creates accounts with a published password; it does not run in production.",
               file=sys.stderr)
