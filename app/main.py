@@ -1,10 +1,12 @@
 """create_app(): routers, middleware and error handlers; nothing else."""
 
 from fastapi import APIRouter, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from app.api_keys.router import router as api_keys_router
 from app.audit.router import router as audit_router
 from app.auth.router import router as auth_router
+from app.core.config import get_settings
 from app.core.errors import install_error_handlers
 from app.core.logging import configure_logging
 from app.core.middleware import RequestContextMiddleware
@@ -32,5 +34,11 @@ def create_app() -> FastAPI:
     app.include_router(api)
     app.include_router(health_router)
     app.add_middleware(RequestContextMiddleware)
+    origins = get_settings().cors_origins
+    if origins:
+        app.add_middleware(CORSMiddleware, allow_origins=origins, allow_credentials=False,
+                           allow_methods=["*"], allow_headers=["Authorization", "Content-Type", "X-API-Key",
+                                                               "Idempotency-Key", "X-Request-ID", "Last-Event-ID"],
+                           expose_headers=["X-Request-ID", "Retry-After", "Idempotent-Replayed"])
     install_error_handlers(app)
     return app

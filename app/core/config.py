@@ -2,13 +2,16 @@
 
 from decimal import Decimal
 from functools import lru_cache
-from typing import Literal
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+DEVELOPMENT_JWT_SECRET = "dev-insecure-change-me-dev-insecure-change-me"
 
 
 class Settings(BaseSettings):
@@ -32,7 +35,7 @@ class Settings(BaseSettings):
     embedded_db_name: str = "agentline"
 
     # Auth.
-    jwt_secret: SecretStr = SecretStr("dev-insecure-change-me-dev-insecure-change-me")
+    jwt_secret: SecretStr = SecretStr(DEVELOPMENT_JWT_SECRET)
     jwt_issuer: str = "agentline"
     jwt_audience: str = "agentline-api"
     access_token_ttl_seconds: int = 900
@@ -89,6 +92,9 @@ class Settings(BaseSettings):
     knowledge_max_pdf_pages: int = 2000
     knowledge_search_candidates: int = Field(40, ge=1, le=1000, description="per retriever, before fusion")
     knowledge_rrf_k: int = 60
+    knowledge_lexical_min_share: float = Field(
+        0.5, ge=0, lt=1, description="full-text candidates contain more than this share of the query's words"
+    )
     knowledge_hnsw_ef_search: int = Field(40, ge=1, le=1000)
     knowledge_exact_search_max_chunks: int = Field(
         2000, ge=0, description="a (filtered) set this small is searched exactly instead of through HNSW"
@@ -115,6 +121,13 @@ class Settings(BaseSettings):
     worker_synchronous_commit: Literal["on", "off"] = "off"
     # A worker serves its processes' metrics (runs, model tokens and cost) on this port; 0 turns it off.
     worker_metrics_port: int = 0
+
+    @model_validator(mode="after")
+    def _refuse_public_secrets_in_production(self) -> "Settings":
+        secret = self.jwt_secret.get_secret_value()
+        if self.environment == "production" and (secret == DEVELOPMENT_JWT_SECRET or len(secret) < 32):
+            raise ValueError("JWT_SECRET must be set to a private value of at least 32 characters in production")
+        return self
 
     @property
     def is_production(self) -> bool:
