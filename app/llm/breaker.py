@@ -25,14 +25,14 @@ log = structlog.get_logger(__name__)
 # A count older than this is forgotten: five failures spread over a day are not an outage.
 FAILURE_MEMORY_MS = 10 * 60 * 1000
 
-# KEYS: failures, open, trial. ARGV: threshold, trial_ttl_ms. Returns [decision, open_ms_left].
+# KEYS: failures, open, trial. ARGV: threshold, trial_ttl_ms. Returns [decision, open_ms_left, failures].
 _ALLOW = """
 local left = redis.call('PTTL', KEYS[2])
-if left > 0 then return {0, left} end
 local failures = tonumber(redis.call('GET', KEYS[1]) or '0')
-if failures < tonumber(ARGV[1]) then return {1, 0} end
-if redis.call('SET', KEYS[3], '1', 'NX', 'PX', ARGV[2]) then return {2, 0} end
-return {0, 0}
+if left > 0 then return {0, left, failures} end
+if failures < tonumber(ARGV[1]) then return {1, 0, failures} end
+if redis.call('SET', KEYS[3], '1', 'NX', 'PX', ARGV[2]) then return {2, 0, failures} end
+return {0, 0, failures}
 """
 # KEYS: failures, open, trial. ARGV: threshold, cooldown_ms, memory_ms. Returns the count.
 _FAILURE = """
@@ -57,10 +57,19 @@ class Permit:
     decision: Decision
     # How long until an open breaker lets a trial through; 0 when unknown or not open.
     retry_after: float = 0.0
+    # Consecutive failures so far: a success only has something to reset when there are some.
+    failures: int = 0
 
     @property
     def allowed(self) -> bool:
         return self.decision is not Decision.open
+
+    @property
+    def needs_reset(self) -> bool:
+        """Whether a success must be recorded. Skipping it on the healthy path saves a Redis round trip; the
+        price is that a failure another process counts between this permit and this success survives it,
+        so under a mix of failures the breaker may open a little early, never late."""
+        return self.failures > 0 or self.decision is Decision.trial
 
 
 class CircuitBreaker:
@@ -79,11 +88,12 @@ class CircuitBreaker:
 
     def permit(self) -> Permit:
         try:
-            decision, left_ms = self._allow(keys=self._keys, args=[self._threshold, self._trial_ms])
+            decision, left_ms, failures = self._allow(keys=self._keys, args=[self._threshold, self._trial_ms])
         except redis.RedisError:
             log.warning("llm_breaker_unavailable", provider=self.provider, exc_info=True)
             return Permit(Decision.closed)
-        return Permit({0: Decision.open, 1: Decision.closed, 2: Decision.trial}[int(decision)], int(left_ms) / 1000)
+        return Permit({0: Decision.open, 1: Decision.closed, 2: Decision.trial}[int(decision)], int(left_ms) / 1000,
+                      int(failures))
 
     def record_success(self) -> None:
         try:

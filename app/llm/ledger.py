@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Date, cast, func, insert
+from sqlalchemy import Date, bindparam, cast, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from app.core.db import session_scope
@@ -20,6 +20,34 @@ from app.llm.metrics import LLM_CALLS, LLM_COST, LLM_LATENCY, LLM_TOKENS
 from app.llm.prices import PRICE_TABLE_VERSION
 from app.llm.redact import redact
 from app.models import LlmLog, LlmUsageDaily
+
+LOGS, USAGE = LlmLog.__table__, LlmUsageDaily.__table__
+_LOG_COLUMNS = ("tenant_id", "run_id", "run_attempt", "agent", "step", "attempt", "purpose", "is_retry", "provider",
+                "model", "prompt_key", "prompt_version", "prompt_source", "request", "response", "input_tokens",
+                "output_tokens", "cached_tokens", "cost_usd", "price_version", "latency_ms", "status", "error_code",
+                "error")
+_USAGE_COLUMNS = ("calls", "failed_calls", "input_tokens", "output_tokens", "cached_tokens", "cost_usd")
+
+
+def _record_statement():
+    """One statement for both rows, built once with bind parameters: it runs for every attempt, and building
+    and caching a fresh statement each time would cost more than its database round trip. The log row and
+    the usage increment are dated by the same transaction's now()."""
+    logged = (LOGS.insert().values({name: bindparam(name, type_=LOGS.c[name].type) for name in _LOG_COLUMNS})
+              .returning(LOGS.c.id).cte("logged"))
+    usage = {name: bindparam(f"usage_{name}", type_=USAGE.c[name].type) for name in _USAGE_COLUMNS}
+    return (
+        pg_insert(USAGE)
+        .values(tenant_id=bindparam("tenant_id"), day=cast(func.timezone("UTC", func.now()), Date),
+                agent=bindparam("usage_agent"), provider=bindparam("provider"), **usage)
+        .on_conflict_do_update(index_elements=["tenant_id", "day", "agent", "provider"],
+                               set_={name: USAGE.c[name] + value for name, value in usage.items()})
+        .returning(select(logged.c.id).scalar_subquery())
+        .add_cte(logged)
+    )
+
+
+_RECORD = _record_statement()
 
 
 @dataclass(frozen=True)
@@ -61,31 +89,17 @@ def _bounded(value: dict[str, Any] | None, limit: int) -> dict[str, Any] | None:
 
 def record(attempt: Attempt, *, max_chars: int) -> int:
     """Store one attempt (redacted, bounded) and add it to the daily usage; returns the llm_logs id."""
-    failed = attempt.status != "ok"
+    values = {
+        **{name: getattr(attempt, name) for name in _LOG_COLUMNS if name not in ("price_version", "error")},
+        "request": _bounded(attempt.request, max_chars), "response": _bounded(attempt.response, max_chars),
+        "price_version": PRICE_TABLE_VERSION, "error": attempt.error[:2000] if attempt.error else None,
+        "usage_agent": attempt.agent or "", "usage_calls": 1, "usage_failed_calls": int(attempt.status != "ok"),
+        "usage_input_tokens": attempt.input_tokens, "usage_output_tokens": attempt.output_tokens,
+        "usage_cached_tokens": attempt.cached_tokens, "usage_cost_usd": attempt.cost_usd,
+    }
+    # In a worker this commit follows WORKER_SYNCHRONOUS_COMMIT like the rest of an attempt's bookkeeping.
     with session_scope(attempt.tenant_id) as session:
-        log_id = session.execute(insert(LlmLog).values(
-            tenant_id=attempt.tenant_id, run_id=attempt.run_id, run_attempt=attempt.run_attempt,
-            agent=attempt.agent, step=attempt.step, attempt=attempt.attempt, purpose=attempt.purpose,
-            is_retry=attempt.is_retry, provider=attempt.provider, model=attempt.model,
-            prompt_key=attempt.prompt_key, prompt_version=attempt.prompt_version,
-            prompt_source=attempt.prompt_source, request=_bounded(attempt.request, max_chars),
-            response=_bounded(attempt.response, max_chars), input_tokens=attempt.input_tokens,
-            output_tokens=attempt.output_tokens, cached_tokens=attempt.cached_tokens, cost_usd=attempt.cost_usd,
-            price_version=PRICE_TABLE_VERSION, latency_ms=attempt.latency_ms, status=attempt.status,
-            error_code=attempt.error_code, error=attempt.error[:2000] if attempt.error else None,
-        ).returning(LlmLog.id)).scalar_one()
-        usage = {"calls": 1, "failed_calls": int(failed), "input_tokens": attempt.input_tokens,
-                 "output_tokens": attempt.output_tokens, "cached_tokens": attempt.cached_tokens,
-                 "cost_usd": attempt.cost_usd}
-        table = LlmUsageDaily.__table__
-        utc_today = cast(func.timezone("UTC", func.now()), Date)
-        session.execute(
-            pg_insert(LlmUsageDaily).values(
-                tenant_id=attempt.tenant_id, day=utc_today,
-                agent=attempt.agent or "", provider=attempt.provider, **usage)
-            .on_conflict_do_update(index_elements=["tenant_id", "day", "agent", "provider"],
-                                   set_={name: table.c[name] + value for name, value in usage.items()})
-        )
+        log_id = session.execute(_RECORD, values).scalar_one()
     _observe(attempt)
     return log_id
 

@@ -153,6 +153,7 @@ class _Call:
         return replace(request, model=target.model, system=system)
 
     def _load(self) -> tuple[LlmConfig, Prompt, int]:
+        """Configuration, prompt and the first budget check in one short transaction."""
         with session_scope(self.ctx.tenant_id) as session:
             try:
                 config = load_config(session, self.ctx.tenant_id, self.settings)
@@ -162,6 +163,7 @@ class _Call:
                 prompt = prompts.resolve(session, self.ctx.tenant_id, self.prompt_key)
             except UnknownPrompt as exc:
                 raise PermanentError(exc.detail, code="prompt_not_found") from exc
+            check_budget(session, self.ctx.tenant_id, config)
             earlier = 0
             if self.ctx.attempt > 1:
                 earlier = session.scalar(select(func.count()).select_from(LlmLog).where(
@@ -233,8 +235,9 @@ class _Call:
                 log.info("llm_provider_skipped", provider=target.provider, reason="circuit_open")
                 return _Failure(target, "circuit_open", f"{target.provider}: circuit breaker open", True,
                                 permit.retry_after or self.settings.llm_breaker_cooldown_seconds)
-            with session_scope(self.ctx.tenant_id) as session:
-                check_budget(session, self.ctx.tenant_id, self.config)
+            if self.attempts:  # the first attempt's check was part of _load
+                with session_scope(self.ctx.tenant_id) as session:
+                    check_budget(session, self.ctx.tenant_id, self.config)
             self.attempts += 1
             is_retry = self.retrying and purpose == "generate"
             started = time.perf_counter()
@@ -253,7 +256,8 @@ class _Call:
                     return _Failure(target, exc.code, exc.message, True, exc.retry_after)
                 time.sleep(wait)
                 continue
-            breaker.record_success()
+            if permit.needs_reset:
+                breaker.record_success()
             return _Answer(response, (time.perf_counter() - started) * 1000, self.attempts, is_retry)
         raise AssertionError("unreachable: the loop returns on its last iteration")
 

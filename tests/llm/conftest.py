@@ -73,7 +73,7 @@ class RunWorld:
                 select(RunStep.name, RunStep.result).where(RunStep.run_id == self.run_id)).all())
             session.commit()
         return ExecutionContext(run.id, run.tenant_id, run.agent, attempt, TenantContext.system(run.tenant_id),
-                                Heartbeat(run), recorded=recorded)
+                                Heartbeat(run), factory=self.factory, recorded=recorded)
 
     def logs(self) -> list[LlmLog]:
         with self.factory() as session:

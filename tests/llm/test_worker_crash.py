@@ -25,12 +25,13 @@ def _steps(tenant_id, run_id) -> dict[str, int]:
         return dict(session.execute(select(RunStep.name, RunStep.attempt).where(RunStep.run_id == run_id)).all())
 
 
-def test_the_model_is_not_called_again_after_the_worker_dies(committed_db, live_client, cluster):
+def test_the_model_is_not_called_again_after_the_worker_dies(committed_db, live_client, cluster, llm_settings):
     tenant = committed_tenant(committed_db)
     with session_scope(tenant.id) as session:
         session.execute(update(Tenant).where(Tenant.id == tenant.id).values(settings={"llm": {"provider": "openai"}}))
 
     with FakeProvider("openai", Answer(GOOD, input_tokens=400, output_tokens=40)) as fake:
+        llm_settings(OPENAI_BASE_URL=fake.base_url)  # the API process checks the tenant's settings at enqueue
         cluster.env.update(TEST_LLM_SETTINGS, OPENAI_BASE_URL=fake.base_url,
                            AGENT_PLUGINS=json.dumps(["tests.runs.agents", "tests.llm.agents"]))
         cluster.start_worker("doomed", concurrency=1, queues=QUEUES)
