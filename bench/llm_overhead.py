@@ -25,6 +25,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
+from sqlalchemy import select, true
 
 from bench._harness import percentile, scratch_database
 
@@ -76,8 +77,7 @@ def main() -> None:
         from app.core.db import get_sessionmaker, session_scope, use_worker_commit_mode
         from app.llm import ledger
         from app.llm.breaker import CircuitBreaker
-        from app.llm.budgets import check_budget
-        from app.llm.config import load_config
+        from app.llm.budgets import month_usage_query
         from app.llm.orchestrator import generate
         from app.llm.providers import ModelRequest, get_provider
         from app.llm.structured import parse_answer, schema_of
@@ -123,9 +123,12 @@ def main() -> None:
                      output_model=Qualification)
 
         def load() -> None:
+            # What generate() reads first, the way it reads it: settings, prompt pointer and usage in one query.
+            pointer = prompts.pointer_query(tenant_id, "sdr.qualify").subquery()
+            usage = month_usage_query(tenant_id).subquery()
             with session_scope(tenant_id) as session:
-                check_budget(session, tenant_id, load_config(session, tenant_id, settings))
-                prompts.resolve(session, tenant_id, "sdr.qualify")
+                session.execute(select(Tenant.settings, usage, pointer).select_from(Tenant).join(usage, true())
+                                .outerjoin(pointer, true()).where(Tenant.id == tenant_id)).one()
 
         def breaker_check() -> None:
             if breaker.permit().needs_reset:
@@ -147,7 +150,7 @@ def main() -> None:
         pieces = {
             "render prompt": lambda: prompt.render(VARIABLES),
             "parse + validate answer": lambda: parse_answer(response.text, Qualification),
-            "config + prompt + budget (1 txn)": load,
+            "settings + prompt + usage (1 query)": load,
             "circuit breaker (Redis)": breaker_check,
             "llm_logs + usage (1 txn)": log_write,
             "step record (engine, 1 txn)": step_record,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from app.core.config import get_settings
@@ -48,12 +48,16 @@ def month_start(today: date | None = None) -> date:
     return (today or datetime.now(UTC).date()).replace(day=1)
 
 
+def month_usage_query(tenant_id: uuid.UUID) -> Select:
+    """One row: `tokens` and `cost_usd` used this month."""
+    return select(
+        func.coalesce(func.sum(LlmUsageDaily.input_tokens + LlmUsageDaily.output_tokens), 0).label("tokens"),
+        func.coalesce(func.sum(LlmUsageDaily.cost_usd), 0).label("cost_usd"),
+    ).where(LlmUsageDaily.tenant_id == tenant_id, LlmUsageDaily.day >= month_start())
+
+
 def month_usage(session: Session, tenant_id: uuid.UUID) -> MonthUsage:
-    tokens, cost = session.execute(
-        select(func.coalesce(func.sum(LlmUsageDaily.input_tokens + LlmUsageDaily.output_tokens), 0),
-               func.coalesce(func.sum(LlmUsageDaily.cost_usd), 0))
-        .where(LlmUsageDaily.tenant_id == tenant_id, LlmUsageDaily.day >= month_start())
-    ).one()
+    tokens, cost = session.execute(month_usage_query(tenant_id)).one()
     return MonthUsage(int(tokens), Decimal(cost))
 
 
@@ -77,7 +81,11 @@ def check_budget(session: Session, tenant_id: uuid.UUID, config: LlmConfig | Non
             raise PermanentError(str(exc), code="llm_config_invalid") from exc
     if config.monthly_tokens is None and config.monthly_cost_usd is None:
         return
-    reason = exceeded(config, month_usage(session, tenant_id))
+    enforce(config, month_usage(session, tenant_id))
+
+
+def enforce(config: LlmConfig, usage: MonthUsage) -> None:
+    reason = exceeded(config, usage)
     if reason is not None:
         raise PermanentError(reason, code="budget_exceeded")
 

@@ -30,22 +30,21 @@ from typing import Any, Generic, TypeVar
 
 import structlog
 from pydantic import BaseModel
-from sqlalchemy import func, select
+from sqlalchemy import func, select, true
 
 from app.agents.base import RunContext
 from app.core.config import Settings, get_settings
 from app.core.db import session_scope
-from app.llm import ledger
+from app.llm import budgets, ledger
 from app.llm.breaker import CircuitBreaker
-from app.llm.budgets import check_budget
-from app.llm.config import LlmConfig, LlmConfigError, Target, load_config
+from app.llm.config import LlmConfig, LlmConfigError, Target, resolve_config
 from app.llm.prices import cost_usd
-from app.llm.schemas import Usd
 from app.llm.providers import ModelRequest, ModelResponse, ProviderError, get_provider
+from app.llm.schemas import Usd
 from app.llm.structured import (
     Validator, business_issues, confidence, parse_answer, repair_request, schema_of, with_schema_instructions,
 )
-from app.models import LlmLog
+from app.models import LlmLog, Tenant
 from app.prompts import service as prompts
 from app.prompts.registry import Prompt
 from app.prompts.service import UnknownPrompt
@@ -153,21 +152,29 @@ class _Call:
         return replace(request, model=target.model, system=system)
 
     def _load(self) -> tuple[LlmConfig, Prompt, int]:
-        """Configuration, prompt and the first budget check in one short transaction."""
-        with session_scope(self.ctx.tenant_id) as session:
-            try:
-                config = load_config(session, self.ctx.tenant_id, self.settings)
-            except LlmConfigError as exc:
-                raise PermanentError(str(exc), code="llm_config_invalid") from exc
-            try:
-                prompt = prompts.resolve(session, self.ctx.tenant_id, self.prompt_key)
-            except UnknownPrompt as exc:
-                raise PermanentError(exc.detail, code="prompt_not_found") from exc
-            check_budget(session, self.ctx.tenant_id, config)
+        """Tenant settings, the active prompt and this month's usage in one query, then the first budget check:
+        the read every call makes, so it costs one round trip."""
+        tenant_id = self.ctx.tenant_id
+        pointer = prompts.pointer_query(tenant_id, self.prompt_key).subquery()
+        usage = budgets.month_usage_query(tenant_id).subquery()
+        with session_scope(tenant_id) as session:
+            row = session.execute(
+                select(Tenant.settings, usage.c.tokens, usage.c.cost_usd, pointer)
+                .select_from(Tenant).join(usage, true()).outerjoin(pointer, true()).where(Tenant.id == tenant_id)
+            ).one()
             earlier = 0
             if self.ctx.attempt > 1:
                 earlier = session.scalar(select(func.count()).select_from(LlmLog).where(
                     LlmLog.run_id == self.ctx.run_id, LlmLog.step == self.step)) or 0
+        try:
+            config = resolve_config(row.settings, self.settings)
+        except LlmConfigError as exc:
+            raise PermanentError(str(exc), code="llm_config_invalid") from exc
+        try:
+            prompt = prompts.prompt_from_pointer(self.prompt_key, row)
+        except UnknownPrompt as exc:
+            raise PermanentError(exc.detail, code="prompt_not_found") from exc
+        budgets.enforce(config, budgets.MonthUsage(int(row.tokens), Decimal(row.cost_usd)))
         return config, prompt, earlier
 
     def _with_provider(self, target: Target, request: ModelRequest, *, fell_back: bool) -> dict[str, Any] | _Failure:
@@ -237,7 +244,7 @@ class _Call:
                                 permit.retry_after or self.settings.llm_breaker_cooldown_seconds)
             if self.attempts:  # the first attempt's check was part of _load
                 with session_scope(self.ctx.tenant_id) as session:
-                    check_budget(session, self.ctx.tenant_id, self.config)
+                    budgets.check_budget(session, self.ctx.tenant_id, self.config)
             self.attempts += 1
             is_retry = self.retrying and purpose == "generate"
             started = time.perf_counter()

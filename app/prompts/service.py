@@ -7,8 +7,9 @@ without a pointer follows the newest shipped default.
 """
 
 import uuid
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -39,22 +40,35 @@ def _tenant_prompt(row: PromptVersion) -> Prompt:
                   parse(row.user_template), row.created_at)
 
 
-def resolve(session: Session, tenant_id: uuid.UUID, key: str) -> Prompt:
-    """The version of `key` the tenant uses now: one query for the pointer and the row it points at."""
-    defaults = _defaults_of(key)
-    found = session.execute(
-        select(PromptActivation.source, PromptActivation.version, PromptVersion)
+def pointer_query(tenant_id: uuid.UUID, key: str) -> Select:
+    """The tenant's pointer for `key` and, when it points at a tenant version, that version's text: at most one
+    row. Callers that need more in the same round trip join it (app.llm.orchestrator)."""
+    return (
+        select(PromptActivation.source, PromptActivation.version, PromptVersion.system_template,
+               PromptVersion.user_template, PromptVersion.description, PromptVersion.created_at)
         .outerjoin(PromptVersion, (PromptVersion.tenant_id == PromptActivation.tenant_id)
                    & (PromptVersion.key == PromptActivation.key)
                    & (PromptVersion.version == PromptActivation.version)
                    & (PromptActivation.source == "tenant"))
         .where(PromptActivation.tenant_id == tenant_id, PromptActivation.key == key)
-    ).one_or_none()
-    if found is None or (found.source == "default" and found.version is None):
+    )
+
+
+def prompt_from_pointer(key: str, pointer: Any) -> Prompt:
+    """The Prompt a row of `pointer_query` designates; a missing row or a NULL source: the newest default."""
+    defaults = _defaults_of(key)
+    if pointer is None or pointer.source is None or (pointer.source == "default" and pointer.version is None):
         return defaults[-1]
-    if found.source == "default":
-        return defaults[found.version - 1]
-    return _tenant_prompt(found.PromptVersion)
+    if pointer.source == "default":
+        return defaults[pointer.version - 1]
+    return Prompt(key, pointer.version, "tenant", pointer.description, parse(pointer.system_template),
+                  parse(pointer.user_template), pointer.created_at)
+
+
+def resolve(session: Session, tenant_id: uuid.UUID, key: str) -> Prompt:
+    """The version of `key` the tenant uses now."""
+    _defaults_of(key)
+    return prompt_from_pointer(key, session.execute(pointer_query(tenant_id, key)).one_or_none())
 
 
 def _active_of(key: str, activation: PromptActivation | None) -> ActivePrompt:
