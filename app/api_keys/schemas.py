@@ -1,7 +1,7 @@
 import uuid
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from app.auth.permissions import Role
 
@@ -11,7 +11,10 @@ class ApiKeyCreate(BaseModel):
 
     name: str = Field(min_length=1, max_length=200)
     role: Role
-    expires_at: datetime | None = Field(None, description="When the key stops working; none for no expiry.")
+    # Aware only: a naive time is ambiguous, and comparing it with the clock was a 500.
+    expires_at: AwareDatetime | None = Field(
+        None, description="When the key stops working, with a UTC offset (2030-01-31T00:00:00Z); none for no expiry."
+    )
 
 
 class ApiKeyOut(BaseModel):

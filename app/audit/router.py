@@ -1,3 +1,4 @@
+import re
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -10,6 +11,10 @@ from app.core.errors import BadRequest
 
 router = APIRouter(tags=["audit"])
 
+# An entry id: ASCII digits that fit a bigint. str.isdigit() also accepts '²' (int() then fails) and
+# numbers past the bigint range, which the database refuses: both were 500s.
+_CURSOR = re.compile(r"[0-9]{1,18}")
+
 
 @router.get("/audit-log", response_model=AuditPage)
 def read_audit_log(
@@ -20,7 +25,7 @@ def read_audit_log(
     entity_type: str | None = None,
     action: str | None = None,
 ) -> AuditPage:
-    if cursor is not None and not cursor.isdigit():
+    if cursor is not None and not _CURSOR.fullmatch(cursor):
         raise BadRequest("cursor is not valid; pass the next_cursor of a previous page.")
     entries = service.list_entries(session, ctx, limit=limit + 1, before_id=int(cursor) if cursor else None,
                                    entity_type=entity_type, action=action)
