@@ -2,10 +2,12 @@
 
 from typing import Any
 
+import psycopg
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -81,6 +83,15 @@ def _location(loc: tuple[Any, ...]) -> str:
     return ".".join(str(part) for part in loc if part not in ("body",)) or "body"
 
 
+def _is_unstorable_text(exc: DataError) -> bool:
+    """A NUL character, valid in JSON, that PostgreSQL cannot store: psycopg refuses it in a text
+    parameter (no SQLSTATE), the server in a JSON document (22P05)."""
+    orig = exc.orig
+    return isinstance(orig, psycopg.errors.UntranslatableCharacter) or (
+        isinstance(orig, psycopg.DataError) and orig.sqlstate is None and "NUL" in str(orig)
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def _app_error(request: Request, exc: AppError) -> JSONResponse:
@@ -104,3 +115,9 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled_error", path=request.url.path)
         return problem(request, 500, "Internal server error", "An unexpected error occurred; it has been logged.")
+
+    @app.exception_handler(DataError)
+    async def _data_error(request: Request, exc: DataError) -> JSONResponse:
+        if not _is_unstorable_text(exc):
+            return await _unhandled(request, exc)
+        return problem(request, 422, "Validation failed", "Text may not contain NUL (\\u0000) characters.")

@@ -36,6 +36,27 @@ def test_validation_error_lists_every_invalid_field(db, client):
     assert all(error["message"] for error in body["errors"])
 
 
+@pytest.mark.parametrize(
+    "method, path, body",
+    [
+        pytest.param("PATCH", "/api/v1/tenant", {"name": "a\u0000b"}, id="text-column"),
+        pytest.param("PATCH", "/api/v1/tenant", {"settings": {"note": "a\u0000b"}}, id="json-value"),
+        pytest.param("PATCH", "/api/v1/tenant", {"settings": {"a\u0000b": 1}}, id="json-key"),
+        pytest.param("POST", "/api/v1/api-keys", {"name": "a\u0000b", "role": "viewer"}, id="api-key-name"),
+        pytest.param("POST", "/api/v1/users", {"email": "nul@example.com", "password": "a-long-enough-password",
+                                               "role": "viewer", "name": "a\u0000b"}, id="user-name"),
+    ],
+)
+def test_nul_characters_valid_in_json_but_not_storable_are_422(method, path, body, db, client):
+    tenant = make_tenant(db, name="Unchanged")
+    headers = tenant.headers(Role.owner)
+    before = client.get("/api/v1/tenant", headers=headers).json()
+    refused = _assert_problem(client.request(method, path, json=body, headers=headers), 422)
+    assert "NUL" in refused["detail"]
+    assert client.get("/api/v1/tenant", headers=headers).json() == before
+    assert len(client.get("/api/v1/users", headers=headers).json()) == len(Role)
+
+
 def test_malformed_json_is_422_not_500(db, client):
     tenant = make_tenant(db)
     response = client.post("/api/v1/users", headers={**tenant.headers(Role.admin), "Content-Type": "application/json"},
