@@ -83,3 +83,13 @@ def test_tenants_create_rejects_bad_input_without_creating_anything(override, me
     assert message in result.stderr and "Traceback" not in result.stderr
     with owner_engine.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM tenants WHERE slug = :s"), {"s": slug}).scalar_one() == 0
+
+
+def test_without_a_database_the_cli_says_how_to_start_one(tmp_path):
+    env = {**os.environ, "DATABASE_URL": "", "MIGRATION_DATABASE_URL": "", "REDIS_URL": "", "DATA_DIR": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-m", "app", "tenants", "create", "--name", "Nowhere", "--admin-email",
+                             "a@example.com", "--admin-password", "a-long-enough-password"],
+                            cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert "python -m app services up" in result.stderr and "Traceback" not in result.stderr
