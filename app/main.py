@@ -11,14 +11,15 @@ from app.core.errors import install_error_handlers
 from app.core.logging import configure_logging
 from app.core.middleware import RequestContextMiddleware
 from app.health.router import router as health_router
+from app.knowledge.router import router as knowledge_router
 from app.llm.router import router as llm_router
 from app.prompts.router import router as prompts_router
 from app.runs.router import router as runs_router
 from app.tenants.router import router as tenant_router
 from app.users.router import router as users_router
 
-API_ROUTERS = (auth_router, tenant_router, users_router, api_keys_router, audit_router, runs_router, prompts_router,
-               llm_router)
+API_ROUTERS = (auth_router, tenant_router, users_router, api_keys_router, audit_router, runs_router,
+               prompts_router, knowledge_router, llm_router)
 
 
 def create_app() -> FastAPI:

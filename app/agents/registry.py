@@ -6,6 +6,7 @@ from app.agents.base import Agent
 from app.agents.echo import EchoAgent
 from app.core.config import get_settings
 from app.core.errors import NotFound
+from app.knowledge.ingestion import KnowledgeIngestAgent
 
 _AGENTS: dict[str, Agent] = {}
 
@@ -45,4 +46,5 @@ def _load_plugins() -> None:
 
 
 register(EchoAgent())
+register(KnowledgeIngestAgent())
 _load_plugins()

@@ -53,6 +53,10 @@ class PayloadTooLarge(AppError):
     status, title = 413, "Request body too large"
 
 
+class UnsupportedMediaType(AppError):
+    status, title = 415, "Unsupported media type"
+
+
 class UnprocessableEntity(AppError):
     status, title = 422, "Unprocessable entity"
 

@@ -12,6 +12,7 @@ from app.core.context import TenantContext
 from app.core.db import bind_tenant
 from app.core.errors import Conflict
 from app.core.security import hash_password
+from app.knowledge import service as knowledge
 from app.models import Membership, Tenant, User
 from app.tenants.schemas import TenantOut, TenantPatch
 
@@ -61,6 +62,8 @@ def update_tenant(session: Session, ctx: TenantContext, patch: TenantPatch) -> T
     session.refresh(tenant)
     after = TenantOut.model_validate(tenant).model_dump(mode="json", include={"name", "timezone", "settings"})
     audit.record(session, ctx, "tenant.update", "tenant", tenant.id, before=before, after=after)
+    # A new embedder re-embeds the tenant's documents (in the same transaction as the change).
+    knowledge.on_settings_changed(session, ctx, before["settings"], after["settings"])
     return tenant
 
 
