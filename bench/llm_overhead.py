@@ -77,7 +77,7 @@ def main() -> None:
         from app.core.db import get_sessionmaker, session_scope, use_worker_commit_mode
         from app.llm import ledger
         from app.llm.breaker import CircuitBreaker
-        from app.llm.budgets import month_usage_query
+        from app.llm.budgets import month_start, month_usage_query
         from app.llm.orchestrator import generate
         from app.llm.providers import ModelRequest, get_provider
         from app.llm.structured import parse_answer, schema_of
@@ -125,7 +125,7 @@ def main() -> None:
         def load() -> None:
             # What generate() reads first, the way it reads it: settings, prompt pointer and usage in one query.
             pointer = prompts.pointer_query(tenant_id, "sdr.qualify").subquery()
-            usage = month_usage_query(tenant_id).subquery()
+            usage = month_usage_query(tenant_id, month_start()).subquery()
             with session_scope(tenant_id) as session:
                 session.execute(select(Tenant.settings, usage, pointer).select_from(Tenant).join(usage, true())
                                 .outerjoin(pointer, true()).where(Tenant.id == tenant_id)).one()

@@ -13,6 +13,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
@@ -48,16 +49,17 @@ def month_start(today: date | None = None) -> date:
     return (today or datetime.now(UTC).date()).replace(day=1)
 
 
-def month_usage_query(tenant_id: uuid.UUID) -> Select:
-    """One row: `tokens` and `cost_usd` used this month."""
+def month_usage_query(tenant_id: Any, since: Any) -> Select:
+    """One row: `tokens` and `cost_usd` used since `since` (the month's first day). Both arguments may be
+    values or bind parameters (a statement built once)."""
     return select(
         func.coalesce(func.sum(LlmUsageDaily.input_tokens + LlmUsageDaily.output_tokens), 0).label("tokens"),
         func.coalesce(func.sum(LlmUsageDaily.cost_usd), 0).label("cost_usd"),
-    ).where(LlmUsageDaily.tenant_id == tenant_id, LlmUsageDaily.day >= month_start())
+    ).where(LlmUsageDaily.tenant_id == tenant_id, LlmUsageDaily.day >= since)
 
 
 def month_usage(session: Session, tenant_id: uuid.UUID) -> MonthUsage:
-    tokens, cost = session.execute(month_usage_query(tenant_id)).one()
+    tokens, cost = session.execute(month_usage_query(tenant_id, month_start())).one()
     return MonthUsage(int(tokens), Decimal(cost))
 
 

@@ -25,12 +25,13 @@ import random
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
 import structlog
 from pydantic import BaseModel
-from sqlalchemy import func, select, true
+from sqlalchemy import Date, Select, String, Uuid, bindparam, func, select, true
 
 from app.agents.base import RunContext
 from app.core.config import Settings, get_settings
@@ -84,7 +85,27 @@ def generate(ctx: RunContext, *, step: str, prompt_key: str, variables: dict[str
         return _Call(ctx, step, prompt_key, variables, output_model, validators, get_settings()).run()
 
     stored = ctx.step(step, call)
-    return Generation[output_model].model_validate(stored)  # type: ignore[valid-type]
+    return generation_of(output_model).model_validate(stored)
+
+
+@lru_cache(maxsize=256)
+def generation_of(output_model: type[OutputT]) -> type[Generation[OutputT]]:
+    """`Generation[output_model]`, held: pydantic keeps parametrized models only weakly, and rebuilding one
+    costs milliseconds, more than the rest of a call's bookkeeping."""
+    return Generation[output_model]  # type: ignore[valid-type]
+
+
+def _call_read() -> Select:
+    """The read before every call, built once with bind parameters (building it per call costs more than
+    the query): each module supplies its part, the join makes them one round trip."""
+    tenant_id = bindparam("tenant_id", type_=Uuid())
+    pointer = prompts.pointer_query(tenant_id, bindparam("prompt_key", type_=String())).subquery()
+    usage = budgets.month_usage_query(tenant_id, bindparam("month_start", type_=Date())).subquery()
+    return (select(Tenant.settings, usage.c.tokens, usage.c.cost_usd, pointer)
+            .select_from(Tenant).join(usage, true()).outerjoin(pointer, true()).where(Tenant.id == tenant_id))
+
+
+_CALL_READ = _call_read()
 
 
 @dataclass
@@ -155,13 +176,9 @@ class _Call:
         """Tenant settings, the active prompt and this month's usage in one query, then the first budget check:
         the read every call makes, so it costs one round trip."""
         tenant_id = self.ctx.tenant_id
-        pointer = prompts.pointer_query(tenant_id, self.prompt_key).subquery()
-        usage = budgets.month_usage_query(tenant_id).subquery()
         with session_scope(tenant_id) as session:
-            row = session.execute(
-                select(Tenant.settings, usage.c.tokens, usage.c.cost_usd, pointer)
-                .select_from(Tenant).join(usage, true()).outerjoin(pointer, true()).where(Tenant.id == tenant_id)
-            ).one()
+            row = session.execute(_CALL_READ, {"tenant_id": tenant_id, "prompt_key": self.prompt_key,
+                                               "month_start": budgets.month_start()}).one()
             earlier = 0
             if self.ctx.attempt > 1:
                 earlier = session.scalar(select(func.count()).select_from(LlmLog).where(
@@ -202,7 +219,7 @@ class _Call:
         # Here `answer` is schema-valid; `problems` are the business issues it still has, if any.
         assert answer is not None
         offline = target.provider == "offline"
-        generation = Generation[self.output_model](  # type: ignore[name-defined]
+        generation = generation_of(self.output_model)(
             output=answer, provider=target.provider, model=target.model, offline=offline,
             prompt_key=self.prompt.key, prompt_version=self.prompt.version, prompt_source=self.prompt.source,
             confidence=confidence(answer, repaired=repaired, issues=len(problems), offline=offline,

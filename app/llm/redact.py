@@ -73,18 +73,32 @@ def _phone(match: re.Match[str]) -> str:
     return "[phone]"
 
 
-_RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
-    (_SECRET, SECRET),
-    (_LABELLED_SECRET, _labelled_secret),
-    (_EMAIL, "[email]"),
-    (_CARD_CANDIDATE, _card),
-    (_PHONE_CANDIDATE, _phone),
+_SECRET_PREFIXES = ("sk-", "AKIA", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "xox", "al_", "eyJ")
+_SECRET_LABELS = ("bearer", "api_key", "api-key", "apikey", "access_token", "access-token", "secret", "passw",
+                  "token")
+# Cheap scans that every match of the rule's pattern must also match: the patterns' lookarounds make them
+# slow to run over long prompts, and most prompt text contains no candidate at all.
+_LONG_DIGIT_RUN = re.compile(r"\d[\d -]{11,}\d")
+_PHONE_LIKE_RUN = re.compile(r"\d[\d ().+-]{6,}\d")
+
+def _has_secret_label(text: str) -> bool:
+    lowered = text.lower()
+    return any(label in lowered for label in _SECRET_LABELS)
+
+
+_RULES: list[tuple[Callable[[str], bool], re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
+    (lambda text: any(prefix in text for prefix in _SECRET_PREFIXES), _SECRET, SECRET),
+    (_has_secret_label, _LABELLED_SECRET, _labelled_secret),
+    (lambda text: "@" in text, _EMAIL, "[email]"),
+    (lambda text: _LONG_DIGIT_RUN.search(text) is not None, _CARD_CANDIDATE, _card),
+    (lambda text: _PHONE_LIKE_RUN.search(text) is not None, _PHONE_CANDIDATE, _phone),
 ]
 
 
 def redact_text(text: str) -> str:
-    for pattern, replacement in _RULES:
-        text = pattern.sub(replacement, text)
+    for may_match, pattern, replacement in _RULES:
+        if may_match(text):
+            text = pattern.sub(replacement, text)
     return text
 
 

@@ -40,9 +40,10 @@ def _tenant_prompt(row: PromptVersion) -> Prompt:
                   parse(row.user_template), row.created_at)
 
 
-def pointer_query(tenant_id: uuid.UUID, key: str) -> Select:
+def pointer_query(tenant_id: Any, key: Any) -> Select:
     """The tenant's pointer for `key` and, when it points at a tenant version, that version's text: at most one
-    row. Callers that need more in the same round trip join it (app.llm.orchestrator)."""
+    row. Callers that need more in the same round trip join it (app.llm.orchestrator); both arguments may
+    be values or bind parameters."""
     return (
         select(PromptActivation.source, PromptActivation.version, PromptVersion.system_template,
                PromptVersion.user_template, PromptVersion.description, PromptVersion.created_at)
