@@ -115,3 +115,18 @@ def test_invalid_llm_settings_refuse_the_enqueue_with_422(llm_run, committed_db,
         with pytest.raises(InvalidLlmConfig) as invalid:
             ensure_can_enqueue(session, TenantContext.system(world.tenant.id))
     assert invalid.value.status == 422 and fragment in invalid.value.detail
+
+
+def test_prometheus_counts_tokens_and_cost_by_tenant_agent_and_provider(llm_run, llm_settings):
+    from prometheus_client import REGISTRY
+
+    with FakeProvider("openai", Answer(GOOD, input_tokens=1000, output_tokens=100, cached_tokens=400)) as fake:
+        point(llm_settings, fake)
+        world = llm_run({"provider": "openai"})
+        generation = qualify(world)
+    labels = {"tenant": str(world.tenant.id), "agent": "test_llm", "provider": "openai"}
+    tokens = {kind: REGISTRY.get_sample_value("agentline_llm_tokens_total", {**labels, "kind": kind})
+              for kind in ("input", "cached_input", "output")}
+    assert tokens == {"input": 600, "cached_input": 400, "output": 100}
+    cost = REGISTRY.get_sample_value("agentline_llm_cost_usd_total", labels)
+    assert cost == pytest.approx(float(generation.cost_usd))
