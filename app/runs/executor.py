@@ -195,8 +195,9 @@ def execute(run_id: uuid.UUID, tenant_id: uuid.UUID, worker: str) -> str | None:
             run = claim(session, run_id, worker)
             if run is None:
                 return None
+            # Only a run executed before can have recorded steps; a first attempt skips the query.
             recorded = dict(session.execute(
-                select(RunStep.name, RunStep.result).where(RunStep.run_id == run_id)).all())
+                select(RunStep.name, RunStep.result).where(RunStep.run_id == run_id)).all()) if run.attempt > 1 else {}
         agent = get_agent(run.agent)
         heartbeat = Heartbeat(run)
         heartbeat.start()
@@ -212,8 +213,9 @@ def execute(run_id: uuid.UUID, tenant_id: uuid.UUID, worker: str) -> str | None:
             log.warning("run_lease_lost", attempt=run.attempt)
             return None
         with session_scope(tenant_id, factory) as session:
-            fresh = session.get(AgentRun, run_id, with_for_update=True)
-            return _record_outcome(session, agent, fresh, run.attempt, *outcome)
+            # No re-read: every outcome write is conditional on (running, this attempt), so a run that
+            # was cancelled, overridden or reaped meanwhile is simply not matched.
+            return _record_outcome(session, agent, run, *outcome)
 
 
 def _run_agent(agent: Agent, ctx: ExecutionContext, raw_input: dict[str, Any]) -> tuple[str, Any]:
@@ -236,11 +238,7 @@ def _run_agent(agent: Agent, ctx: ExecutionContext, raw_input: dict[str, Any]) -
         return ("transient", (error_record(exc, retryable=True), None))
 
 
-def _record_outcome(session: Session, agent: Agent, run: AgentRun | None, attempt: int, kind: str,
-                    value: Any) -> str | None:
-    if run is None or run.status != RunStatus.running.value or run.attempt != attempt:
-        log.warning("run_outcome_discarded", reason="fenced", kind=kind)
-        return None
+def _record_outcome(session: Session, agent: Agent, run: AgentRun, kind: str, value: Any) -> str | None:
     if kind == "success":
         target, fields = RunStatus.succeeded, {"output": value, "error": None}
     elif kind == "review":
@@ -256,9 +254,16 @@ def _record_outcome(session: Session, agent: Agent, run: AgentRun | None, attemp
             target = RunStatus.retry_scheduled
             fields = {"error": error, "next_attempt_at": datetime.now(UTC) + timedelta(seconds=delay),
                       "lease_expires_at": None}
-            transition(session, run, target, detail=event_detail(delay_seconds=round(delay, 3)), **fields)
+            if not transition(session, run, target, detail=event_detail(delay_seconds=round(delay, 3)), **fields):
+                return _fenced(kind)
             schedule_execution(session, run, delay_seconds=delay)
             return target.value
         target, fields = RunStatus.dead_lettered, {"error": error}
-    transition(session, run, target, **fields)
+    if not transition(session, run, target, **fields):
+        return _fenced(kind)
     return target.value
+
+
+def _fenced(kind: str) -> None:
+    log.warning("run_outcome_discarded", reason="the run left this attempt (cancelled, overridden or reaped)",
+                kind=kind)
