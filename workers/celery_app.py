@@ -17,6 +17,13 @@ QUEUES = (*AGENT_QUEUES, "pipeline", "knowledge", "maintenance")
 TASK_MODULES = ["app.runs.tasks"]
 
 
+def _periodic_expiry(interval: float) -> float:
+    """Beat keeps sending while workers are down; an expiry stops that backlog from being worked off
+    later. It must still be generous: a busy worker may take seconds to pick a message up, and an expiry
+    that short would discard every relay and reaper run exactly when they are needed most."""
+    return max(30.0, interval * 4)
+
+
 def _build() -> Celery:
     settings = get_settings()
     if settings.run_hard_time_limit_seconds >= settings.broker_visibility_timeout_seconds:
@@ -53,9 +60,9 @@ def _build() -> Celery:
         },
         beat_schedule={
             "relay-outbox": {"task": "outbox.relay", "schedule": settings.outbox_relay_interval_seconds,
-                             "options": {"expires": max(1.0, settings.outbox_relay_interval_seconds * 2)}},
+                             "options": {"expires": _periodic_expiry(settings.outbox_relay_interval_seconds)}},
             "reap-runs": {"task": "runs.reap", "schedule": settings.reaper_interval_seconds,
-                          "options": {"expires": max(1.0, settings.reaper_interval_seconds * 2)}},
+                          "options": {"expires": _periodic_expiry(settings.reaper_interval_seconds)}},
             "purge": {"task": "maintenance.purge", "schedule": crontab(minute=17, hour=3)},
         },
     )
