@@ -4,11 +4,13 @@ Routes read like their signature:  `def handler(session: DbSession, ctx: Authori
 Handlers on one resource take `CurrentContext`, fetch through the scope (404) and then `authorize()` (403).
 """
 
+import hmac
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
+import redis
 import structlog
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -20,11 +22,12 @@ from app.core.context import Principal, TenantContext
 from app.core.db import bind_tenant, get_sessionmaker, session_scope
 from app.core.errors import TooManyRequests, Unauthorized
 from app.core.metrics import RATE_LIMITED
-from app.core.ratelimit import tenant_limiter
+from app.core.ratelimit import RateDecision, tenant_limiter
 from app.core.security import InvalidToken, api_key_prefix, decode_token, hash_api_key
 from app.models import ApiKey, Membership, User
 
 _bearer = HTTPBearer(auto_error=False)
+log = structlog.get_logger(__name__)
 _API_KEY_TOUCH_INTERVAL = timedelta(seconds=60)
 
 
@@ -69,7 +72,7 @@ def _api_key_principal(session: Session, key: str) -> tuple[uuid.UUID, Principal
     now = datetime.now(UTC)
     if (
         row is None
-        or row.key_hash != hash_api_key(key)
+        or not hmac.compare_digest(row.key_hash, hash_api_key(key))
         or row.revoked_at is not None
         or (row.expires_at is not None and row.expires_at <= now)
     ):
@@ -96,8 +99,8 @@ def get_context(
         tenant_id, principal = _api_key_principal(session, x_api_key)
     else:
         raise Unauthorized("Send a bearer token or an X-API-Key header.")
-    decision = tenant_limiter().hit(f"tenant:{tenant_id}")
-    if not decision.allowed:
+    decision = _charge_rate_limit(tenant_id)
+    if decision is not None and not decision.allowed:
         RATE_LIMITED.inc()
         raise TooManyRequests(
             "The tenant's request rate limit is exhausted; retry later.",
@@ -109,6 +112,16 @@ def get_context(
 
 
 CurrentContext = Annotated[TenantContext, Depends(get_context)]
+
+
+def _charge_rate_limit(tenant_id: uuid.UUID) -> RateDecision | None:
+    """Fails open: with Redis away the limit cannot be counted, and refusing every request would turn a
+    broker outage into a full outage (accepted runs wait in the outbox until Redis is back)."""
+    try:
+        return tenant_limiter().hit(f"tenant:{tenant_id}")
+    except redis.RedisError:
+        log.warning("rate_limit_unavailable", tenant_id=str(tenant_id), exc_info=True)
+        return None
 
 
 class _Authorized:

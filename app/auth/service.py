@@ -28,7 +28,8 @@ def login(session: Session, email: str, password: str, tenant_slug: str | None) 
     candidates = session.execute(text("SELECT * FROM auth_users_by_email(:e)"), {"e": email}).all()
     if tenant_slug:
         candidates = [c for c in candidates if c.tenant_slug == tenant_slug]
-    matches = [c for c in candidates if c.is_active and verify_password(c.password_hash, password)]
+    # Verify before looking at is_active, so a deactivated account answers as slowly as an active one.
+    matches = [c for c in candidates if verify_password(c.password_hash, password) and c.is_active]
     if not candidates:
         verify_password(DUMMY_PASSWORD_HASH, password)
     if not matches:

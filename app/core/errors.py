@@ -118,7 +118,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled_error", path=request.url.path)
-        return problem(request, 500, "Internal server error", "An unexpected error occurred; it has been logged.")
+        # This handler runs outside the request middleware, so the request id header is set here.
+        request_id = getattr(request.state, "request_id", None)
+        return problem(request, 500, "Internal server error", "An unexpected error occurred; it has been logged.",
+                       {"X-Request-ID": request_id} if request_id else None)
 
     @app.exception_handler(DataError)
     async def _data_error(request: Request, exc: DataError) -> JSONResponse:

@@ -92,7 +92,8 @@ async def stream_run_events(run_id: uuid.UUID, request: Request, ctx: Authorized
     """Each state change as an SSE `state` event (id = event id, so a reconnect resumes with
     Last-Event-ID); the stream closes after the run reaches a terminal state."""
     await run_in_threadpool(_load_run, factory, ctx, run_id)  # 404 before the stream starts
-    after = int(last_event_id) if last_event_id and last_event_id.isdigit() else 0
+    after = int(last_event_id) if last_event_id and last_event_id.isascii() and last_event_id.isdigit() \
+        and len(last_event_id) <= 18 else 0
     return StreamingResponse(_event_stream(request, factory, ctx, run_id, after), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
