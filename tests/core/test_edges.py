@@ -233,3 +233,22 @@ def test_openapi_docs_are_served(client):
     assert client.get("/docs").status_code == 200
     schema = client.get("/openapi.json").json()
     assert {"/api/v1/me", "/api/v1/users", "/api/v1/api-keys", "/api/v1/audit-log", "/api/v1/tenant"} <= set(schema["paths"])
+
+
+def test_requests_are_served_when_redis_is_away(db, client, monkeypatch):
+    """The rate limit fails open: a broker outage must not become an API outage."""
+    from app.core import redis as redis_module
+
+    tenant = make_tenant(db)
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
+    get_settings.cache_clear()
+    redis_module.get_redis.cache_clear()
+    ratelimit.tenant_limiter.cache_clear()
+    try:
+        response = client.get("/api/v1/me", headers=tenant.headers(Role.viewer))
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+        redis_module.get_redis.cache_clear()
+        ratelimit.tenant_limiter.cache_clear()
+    assert response.status_code == 200
