@@ -111,20 +111,19 @@ class Candidate:
 
 def search_scope(session: Session, ctx: TenantContext, space: EmbeddingSpace | None,
                  tags: Sequence[str]) -> SearchScope:
-    """Counted from the documents (few) rather than the chunks (many): `chunk_count` is kept per document."""
+    """Counted from the documents (few) rather than the chunks (many): `chunk_count` is kept per document.
+    The ids of the tagged documents are collected only when there are tags to filter by."""
     in_space = (Document.embedding_model == space.model) & (Document.embedding_dim == space.dimension) \
         if space is not None else literal(True)
     tagged = Document.tags.overlap(list(tags)) if tags else literal(True)
+    columns = [func.coalesce(func.sum(Document.chunk_count).filter(in_space), 0),
+               func.coalesce(func.sum(Document.chunk_count).filter(in_space & tagged), 0)]
+    if tags:
+        columns.append(func.array_agg(Document.id).filter(tagged))
     row = session.execute(
-        scoped(ctx, Document).with_only_columns(
-            func.coalesce(func.sum(Document.chunk_count).filter(in_space), 0),
-            func.coalesce(func.sum(Document.chunk_count).filter(in_space & tagged), 0),
-            func.array_agg(Document.id).filter(tagged),
-        ).where(Document.status == DocumentStatus.ready.value)
+        scoped(ctx, Document).with_only_columns(*columns).where(Document.status == DocumentStatus.ready.value)
     ).one()
-    tenant_chunks, chunks, document_ids = row
-    return SearchScope(chunks=chunks, tenant_chunks=tenant_chunks,
-                       document_ids=(document_ids or []) if tags else None)
+    return SearchScope(chunks=row[1], tenant_chunks=row[0], document_ids=(row[2] or []) if tags else None)
 
 
 def index_entries(session: Session, dimension: int) -> float | None:

@@ -15,7 +15,7 @@ from app.audit import service as audit
 from app.auth.permissions import Permission, authorize
 from app.core.config import get_settings
 from app.core.context import TenantContext
-from app.core.errors import BadRequest, NotFound, ServiceUnavailable, UnprocessableEntity
+from app.core.errors import BadRequest, Conflict, NotFound, ServiceUnavailable, UnprocessableEntity
 from app.core.scope import get_or_404
 from app.knowledge import repository, retrieval
 from app.knowledge.embedders import tenant_embedder
@@ -75,9 +75,12 @@ def create_document(session: Session, ctx: TenantContext, new: NewDocument) -> t
     try:
         with session.begin_nested():
             session.add(document)
-    except IntegrityError:
+    except IntegrityError as exc:
         # The same content, uploaded concurrently, committed first.
-        return _reupload(session, ctx, repository.document_by_hash(session, ctx, digest))
+        winner = repository.document_by_hash(session, ctx, digest)
+        if winner is None:  # ... and was deleted again since
+            raise Conflict("The same content was uploaded and deleted concurrently; send it again.") from exc
+        return _reupload(session, ctx, winner)
     _start_ingestion(session, ctx, document)
     out = get_document(session, ctx, document.id)
     audit.record(session, ctx, "document.create", "document", document.id, after=_audited(out))

@@ -80,10 +80,11 @@ class DocumentChunk(IdMixin, TenantMixin, Base):
     # weighs most (A) in the full-text vector.
     context: Mapped[str] = mapped_column(Text, default="")
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSONB, default=dict)
-    embedding: Mapped[Any] = mapped_column(Vector(), nullable=True)
+    # Deferred: large, and read by the database (distances, ranks), seldom by Python.
+    embedding: Mapped[Any] = deferred(mapped_column(Vector(), nullable=True))
     embedding_model: Mapped[str | None] = mapped_column(String(200))
     embedding_dim: Mapped[int | None] = mapped_column(Integer)
-    search_vector: Mapped[Any] = mapped_column(TSVECTOR, Computed(SEARCH_VECTOR, persisted=True))
+    search_vector: Mapped[Any] = deferred(mapped_column(TSVECTOR, Computed(SEARCH_VECTOR, persisted=True)))
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
 

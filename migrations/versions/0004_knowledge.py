@@ -46,33 +46,57 @@ END $$;
 # The query's words (stemmed, stop words dropped) are OR-ed, and a chunk must contain more than
 # p_min_share of them (Elasticsearch's minimum_should_match): a question rarely repeats every word of
 # the passage that answers it, but a chunk sharing one word of a four-word question is noise, and
-# rank fusion would count it as evidence. PostgreSQL's ranking knows nothing of how rare a word is, so
-# the score counts the distinct query words a chunk contains first; ts_rank_cd (context words weigh A,
-# text D, divided by 1 + log(length) so that the denser of two chunks wins) orders chunks that contain
-# as many: score = words matched + rank / (rank + 1).
+# rank fusion would count it as evidence. The GIN index checks that requirement itself, as "any
+# `size` of the words" (a disjunction of their combinations: all the required ones for short queries,
+# pairs or triples for long ones, where the count completes the check), so that the chunks that
+# contain nothing but a common word are never read. PostgreSQL's ranking knows nothing of how rare a
+# word is, so the score counts the distinct query words a chunk contains first; ts_rank_cd (context
+# words weigh A, text D, divided by 1 + log(length) so that the denser of two chunks wins) orders
+# chunks that contain as many: score = words matched + rank / (rank + 1).
 LEXICAL_CANDIDATES = r"""
 CREATE FUNCTION knowledge_lexical_candidates(p_query text, p_min_share double precision, p_document_ids uuid[],
                                              p_limit integer)
 RETURNS TABLE (chunk_id uuid, document_id uuid, score real)
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
-    WITH words AS (
-        SELECT quote_literal(lexeme)::tsquery AS word
-        FROM unnest(tsvector_to_array(to_tsvector('english', p_query))) AS lexeme
-    ), query AS (
-        SELECT array_agg(word) AS each_word, string_agg(word::text, ' | ')::tsquery AS any_word, count(*) AS words
-        FROM words
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+    words tsquery[] := ARRAY(SELECT quote_literal(lexeme)::tsquery
+                             FROM unnest(tsvector_to_array(to_tsvector('english', p_query))) AS lexeme);
+    n integer := cardinality(words);
+    required integer := floor(n * p_min_share)::integer + 1;
+    size integer := required;
+    any_word tsquery;
+    prefilter tsquery;
+BEGIN
+    IF n = 0 THEN
+        RETURN;
+    END IF;
+    WHILE size > 1 AND factorial(n) / (factorial(size) * factorial(n - size)) > 64 LOOP
+        size := size - 1;
+    END LOOP;
+    SELECT string_agg(word::text, ' | ')::tsquery INTO any_word FROM unnest(words) AS word;
+    WITH RECURSIVE combination(last, members) AS (
+        SELECT i, ARRAY[i] FROM generate_series(1, n) AS i
+        UNION ALL
+        SELECT i, c.members || i FROM combination c, generate_series(c.last + 1, n) AS i
+        WHERE cardinality(c.members) < size
     )
-    SELECT c.id, c.document_id, m.matched + ts_rank_cd(c.search_vector, q.any_word, 1 | 32) AS score
-    FROM query q
-    JOIN document_chunks c ON c.search_vector @@ q.any_word
-    JOIN documents d ON d.id = c.document_id AND d.tenant_id = c.tenant_id
-    CROSS JOIN LATERAL (SELECT count(*) AS matched FROM unnest(q.each_word) AS word WHERE c.search_vector @@ word) m
-    WHERE c.tenant_id = app_current_tenant()
-      AND d.status = 'ready'
+    SELECT string_agg('(' || (SELECT string_agg(words[m]::text, ' & ') FROM unnest(members) AS m) || ')', ' | ')
+    INTO prefilter FROM combination WHERE cardinality(members) = size;
+
+    -- The prefilter leaves few chunks: each one's document is looked up (LATERAL), not all documents hashed.
+    RETURN QUERY
+    SELECT c.id, c.document_id, (m.matched + ts_rank_cd(c.search_vector, any_word, 1 | 32))::real AS score
+    FROM document_chunks c
+    CROSS JOIN LATERAL (SELECT count(*) AS matched FROM unnest(words) AS word WHERE c.search_vector @@ word) m
+    JOIN LATERAL (SELECT 1 FROM documents d WHERE d.id = c.document_id AND d.tenant_id = c.tenant_id
+                  AND d.status = 'ready') ready ON true
+    WHERE c.search_vector @@ prefilter
+      AND c.tenant_id = app_current_tenant()
       AND (p_document_ids IS NULL OR c.document_id = ANY (p_document_ids))
-      AND m.matched > q.words * p_min_share
-    ORDER BY score DESC, c.id
-    LIMIT p_limit
+      AND m.matched >= required
+    ORDER BY 3 DESC, c.id
+    LIMIT p_limit;
+END
 $$;
 """
 

@@ -173,3 +173,15 @@ def test_an_unreachable_embedder_is_503_and_lexical_search_still_works(db, clien
     assert lexical.json()["embedding_model"] is None
     assert uuid.UUID(lexical.json()["hits"][0]["chunk_id"])
 
+
+
+@pytest.mark.parametrize("query", [
+    "C:\\Users\\x\\renewals.txt", "it's O'Brien's renewal", "24/7 hotline", "mail@example.com http://x.y/z?q=1",
+    "renewal & | ! ( ) <-> :* 'quoted'", "the of and", "ünïcödé renewal", "-- ; DROP TABLE documents",
+    " ".join(f"word{i}" for i in range(40)),
+])
+def test_any_query_text_is_searched_without_error(db, query):
+    tenant = make_tenant(db)
+    ingest(db, tenant.id, "Renewals", "Renewal reminders go out 60 days before the end of the contract.")
+    for mode in MODES:
+        assert isinstance(retrieval.search(db, TenantContext.system(tenant.id), query, mode=mode), list)
