@@ -25,8 +25,8 @@ import random
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, Generic, TypeVar
 
 import structlog

@@ -41,7 +41,14 @@ class Hang:
     seconds: float
 
 
-Reply = Answer | Fail | Hang
+@dataclass(frozen=True)
+class Garbage:
+    """A 200 that is not the provider's format: what a misconfigured proxy or gateway sends."""
+
+    body: str = "<html><body>Gateway says hello</body></html>"
+
+
+Reply = Answer | Fail | Hang | Garbage
 
 
 class FakeProvider:
@@ -104,13 +111,18 @@ class FakeProvider:
                     return self._send(200, _answer(fake.wire, body, Answer({"late": True})))
                 if isinstance(reply, Fail):
                     return self._send(reply.status, _error(fake.wire, reply), reply.headers)
+                if isinstance(reply, Garbage):
+                    return self._send_raw(200, reply.body.encode(), "text/html")
                 return self._send(200, _answer(fake.wire, body, reply))
 
             def _send(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
-                data = json.dumps(payload).encode()
+                self._send_raw(status, json.dumps(payload).encode(), "application/json", headers)
+
+            def _send_raw(self, status: int, data: bytes, content_type: str,
+                          headers: dict[str, str] | None = None) -> None:
                 try:
                     self.send_response(status)
-                    self.send_header("content-type", "application/json")
+                    self.send_header("content-type", content_type)
                     self.send_header("content-length", str(len(data)))
                     for name, value in (headers or {}).items():
                         self.send_header(name, value)

@@ -15,7 +15,7 @@ from app.llm.prices import PRICE_TABLE_VERSION, cost_usd
 from app.models import RunStep
 from app.prompts.registry import default_prompts
 from app.runs.errors import PermanentError, TransientError
-from tests.llm.fake_providers import Answer, Fail, FakeProvider, Hang
+from tests.llm.fake_providers import Answer, Fail, FakeProvider, Garbage, Hang
 from tests.llm.scenario import GOOD, KEY, MODELS, VARIABLES, Qualification, point, qualify
 
 
@@ -272,3 +272,14 @@ def test_offline_is_the_default_and_says_so(llm_run):
     assert generation == qualify(world.new_run())  # deterministic: same inputs, same answer
     [row] = world.logs()
     assert (row.provider, row.model, row.status, row.cost_usd) == ("offline", "offline-rules-1", "ok", 0)
+
+
+@pytest.mark.parametrize("wire", ["openai", "anthropic", "ollama"])
+def test_a_reply_in_no_known_format_is_a_logged_transient_failure(llm_run, llm_settings, wire):
+    with FakeProvider(wire, Garbage(), Answer(GOOD)) as fake:
+        point(llm_settings, fake)
+        world = llm_run({"provider": wire})
+        generation = qualify(world)
+    assert fake.calls == 2 and generation.output.score == 82
+    garbled, ok = world.logs()
+    assert (garbled.status, garbled.error_code) == ("error", "provider_error") and ok.status == "ok"

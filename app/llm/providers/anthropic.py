@@ -9,6 +9,7 @@ cache reads are reported as cached tokens.
 import json
 
 import anthropic
+from anthropic.types import Message
 
 from app.llm.providers.base import ModelRequest, ModelResponse, ProviderError, classify_status, parse_retry_after
 
@@ -39,6 +40,10 @@ class AnthropicProvider:
         except anthropic.APIStatusError as exc:
             message = f"anthropic: HTTP {exc.status_code}: {exc.api_message or exc.message}"
             raise classify_status(exc.status_code, message, parse_retry_after(exc.response.headers)) from exc
+        if not isinstance(message, Message):
+            # The client hands back the raw body when it is not JSON: a proxy's or gateway's page, not Anthropic's.
+            raise ProviderError(f"anthropic: the reply is not a message: {str(message)[:200]!r}",
+                                kind="transient", code="provider_error")
         tool_input = next((block.input for block in message.content if block.type == "tool_use"), None)
         if tool_input is not None:
             text = json.dumps(tool_input)

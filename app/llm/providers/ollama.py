@@ -35,6 +35,9 @@ class OllamaProvider:
             raise ProviderError(f"ollama: connection failed ({exc})", kind="transient", code="connection") from exc
         except ollama.ResponseError as exc:
             raise classify_status(exc.status_code, f"ollama: HTTP {exc.status_code}: {exc.error}", None) from exc
+        except ValueError as exc:  # a body that is not Ollama's JSON (a proxy's page): the client fails to parse it
+            raise ProviderError(f"ollama: the reply is not a chat response ({exc})", kind="transient",
+                                code="provider_error") from exc
         return ModelResponse(
             text=response.message.content or "",
             input_tokens=response.prompt_eval_count or 0,

@@ -7,6 +7,7 @@ formats), and the orchestrator validates and repairs the answer anyway.
 import json
 
 import openai
+from openai.types.chat import ChatCompletion
 
 from app.llm.providers.base import ModelRequest, ModelResponse, ProviderError, classify_status, parse_retry_after
 
@@ -37,6 +38,10 @@ class OpenAIProvider:
             raise ProviderError(f"openai: connection failed ({exc})", kind="transient", code="connection") from exc
         except openai.APIStatusError as exc:
             raise _status_error(exc) from exc
+        if not isinstance(completion, ChatCompletion):
+            # The client hands back the raw body when it is not JSON: a proxy's or gateway's page, not OpenAI's.
+            raise ProviderError(f"openai: the reply is not a chat completion: {str(completion)[:200]!r}",
+                                kind="transient", code="provider_error")
         choice = completion.choices[0] if completion.choices else None
         if choice is None:
             raise ProviderError("openai: the response has no choices", kind="transient", code="empty_response")
