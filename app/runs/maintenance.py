@@ -37,9 +37,15 @@ def reap(limit: int = 500) -> dict[str, int]:
         candidates = runs_needing_attention(session, limit)
     outcomes: dict[str, int] = {}
     for tenant_id, run_id, reason in candidates:
-        with session_scope(tenant_id) as session:
-            run = session.get(AgentRun, run_id, with_for_update=True)
-            outcome = _repair(session, run, reason) if run is not None else None
+        try:
+            with session_scope(tenant_id) as session:
+                run = session.get(AgentRun, run_id, with_for_update=True)
+                outcome = _repair(session, run, reason) if run is not None else None
+        except Exception:  # one run that cannot be repaired (say, its agent is not installed here) must
+            # not stop the repair of every run after it
+            log.exception("run_repair_failed", run_id=str(run_id), reason=reason)
+            RUNS_REAPED.labels(reason, "error").inc()
+            continue
         if outcome:
             outcomes[outcome] = outcomes.get(outcome, 0) + 1
             RUNS_REAPED.labels(reason, outcome).inc()

@@ -187,3 +187,23 @@ def test_the_tenant_cap_limits_concurrently_running_runs(committed_db, live_clie
     assert peak == 1
     for run_id in run_ids:
         assert _get(tenant.id, run_id).attempt == 1  # waiting for the cap consumed no attempt
+
+
+def test_one_unrepairable_run_does_not_stop_the_reaper(committed_db, live_client, cluster):
+    """A stalled run of an agent this worker does not have must not block the repair of the others."""
+    from sqlalchemy import update
+
+    import redis
+
+    tenant = committed_tenant(committed_db)
+    orphan = _start(live_client, tenant, "echo", {"message": "orphan"})
+    with session_scope(tenant.id) as session:
+        session.execute(update(AgentRun).where(AgentRun.id == orphan).values(agent="uninstalled_agent"))
+    run_id = _start(live_client, tenant, "echo", {"message": "still repaired"})
+    redis.Redis.from_url(cluster.env["REDIS_URL"]).delete("agents.echo")
+
+    cluster.env["RUN_STALLED_AFTER_SECONDS"] = "2"
+    cluster.start_worker("w1")
+    cluster.start_beat()
+    _wait_status(tenant, run_id, "succeeded", timeout=60)
+    assert _get(tenant.id, orphan).status == "queued"
