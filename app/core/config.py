@@ -95,7 +95,7 @@ class Settings(BaseSettings):
     knowledge_lexical_min_share: float = Field(
         0.5, ge=0, lt=1, description="full-text candidates contain more than this share of the query's words"
     )
-    knowledge_hnsw_ef_search: int = Field(40, ge=1, le=1000)
+    knowledge_hnsw_ef_search: int = Field(64, ge=1, le=1000, description="tuned with bench/retrieval.py")
     knowledge_exact_search_max_chunks: int = Field(
         2000, ge=0, description="a (filtered) set this small is searched exactly instead of through HNSW"
     )

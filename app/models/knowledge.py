@@ -19,7 +19,7 @@ SEARCH_VECTOR = (
     "setweight(to_tsvector('english'::regconfig, context), 'A') || "
     "setweight(to_tsvector('english'::regconfig, text), 'D')"
 )
-# Tuned with bench/retrieval.py (docs/performance.md).
+# pgvector's defaults; bench/retrieval.py measured them with hnsw.ef_search (docs/performance.md).
 HNSW_M = 16
 HNSW_EF_CONSTRUCTION = 64
 
