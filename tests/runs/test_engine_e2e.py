@@ -19,13 +19,14 @@ def _status(tenant_id, run_id) -> str:
 def test_echo_run_completes_with_steps_and_history(committed_db, live_client, cluster):
     tenant = committed_tenant(committed_db)
     cluster.start_worker("w1")
+    cluster.start_beat()
     response = live_client.post("/api/v1/agents/echo/run", json={"input": {"message": "hello", "delay_ms": 50}},
                                 headers=tenant.headers(Role.operator))
     assert response.status_code == 202, response.text
     run = response.json()
     assert run["status"] == "queued" and run["agent"] == "echo" and run["attempt"] == 0
 
-    wait_until(lambda: _status(tenant.id, run["id"]) == "succeeded", 30, message="echo run did not succeed")
+    wait_until(lambda: _status(tenant.id, run["id"]) == "succeeded", 90, message="echo run did not succeed")
     detail = live_client.get(f"/api/v1/runs/{run['id']}", headers=tenant.headers(Role.viewer)).json()
     assert detail["output"] == {"message": "hello"}
     assert detail["attempt"] == 1 and detail["worker"].startswith("w1@")
@@ -38,6 +39,7 @@ def test_echo_run_completes_with_steps_and_history(committed_db, live_client, cl
 def test_sse_streams_each_state_change_and_closes_at_terminal(committed_db, live_client, cluster):
     tenant = committed_tenant(committed_db)
     cluster.start_worker("w1")
+    cluster.start_beat()
     run = live_client.post("/api/v1/agents/echo/run", json={"input": {"message": "sse", "delay_ms": 300}},
                            headers=tenant.headers(Role.operator)).json()
     with live_client.stream("GET", f"/api/v1/runs/{run['id']}/events", headers=tenant.headers(Role.viewer)) as stream:
@@ -74,12 +76,12 @@ def test_side_effect_step_is_not_repeated_after_a_crash(committed_db, live_clien
         with session_scope(tenant.id) as session:
             return session.scalar(select(func.count()).select_from(RunStep).where(RunStep.run_id == run["id"])) == 1
 
-    wait_until(effect_recorded, 30, message="step effect was not recorded")
+    wait_until(effect_recorded, 90, message="step effect was not recorded")
     cluster.kill_worker("crashy")
     del cluster.env["AGENTLINE_FAILPOINTS"]
     cluster.start_worker("healthy", concurrency=1)
     cluster.start_beat()
-    wait_until(lambda: _status(tenant.id, run["id"]) == "succeeded", 60, message="run did not recover")
+    wait_until(lambda: _status(tenant.id, run["id"]) == "succeeded", 90, message="run did not recover")
     with session_scope(tenant.id) as session:
         finished = session.get(AgentRun, run["id"])
         effects = session.scalar(select(func.count()).select_from(AuditLog).where(

@@ -14,7 +14,7 @@ def _get(tenant_id, run_id) -> AgentRun:
         return session.get(AgentRun, run_id)
 
 
-def _wait_status(tenant, run_id, status, timeout=45):
+def _wait_status(tenant, run_id, status, timeout=90):
     wait_until(lambda: _get(tenant.id, run_id).status == status, timeout,
                message=f"run {run_id} did not reach {status} (is {_get(tenant.id, run_id).status})")
     return _get(tenant.id, run_id)
