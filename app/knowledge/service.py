@@ -1,11 +1,8 @@
 """Knowledge documents: accept (and deduplicate) uploads, start their ingestion runs, list, read, delete,
 re-embed after a change of embedder, and search on behalf of the API."""
 
-import base64
-import binascii
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -15,7 +12,8 @@ from app.audit import service as audit
 from app.auth.permissions import Permission, authorize
 from app.core.config import get_settings
 from app.core.context import TenantContext
-from app.core.errors import BadRequest, Conflict, NotFound, ServiceUnavailable, UnprocessableEntity
+from app.core.pagination import decode_cursor, encode_cursor
+from app.core.errors import Conflict, NotFound, ServiceUnavailable, UnprocessableEntity
 from app.core.scope import get_or_404
 from app.knowledge import repository, retrieval
 from app.knowledge.embedders import tenant_embedder
@@ -131,26 +129,18 @@ def get_document(session: Session, ctx: TenantContext, document_id: uuid.UUID) -
     return to_out(row)
 
 
-def encode_cursor(out: DocumentOut) -> str:
-    return base64.urlsafe_b64encode(f"{out.created_at.isoformat()}|{out.id}".encode()).decode()
 
 
-def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        created, document_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
-        return datetime.fromisoformat(created), uuid.UUID(document_id)
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise BadRequest("cursor is not valid; pass the next_cursor of a previous page.") from exc
 
 
 def list_documents(session: Session, ctx: TenantContext, *, limit: int, cursor: str | None,
                    status: DocumentStatus | None, tag: str | None,
                    content_type: str | None) -> tuple[list[DocumentOut], str | None]:
-    rows = repository.list_documents(session, ctx, limit=limit + 1, after=decode_cursor(cursor) if cursor else None,
+    rows = repository.list_documents(session, ctx, limit=limit + 1, after=decode_cursor(cursor, uuid.UUID) if cursor else None,
                                      status=status, tag=tag.strip().lower() if tag else None,
                                      content_type=content_type)
     page = [to_out(row) for row in rows[:limit]]
-    return page, encode_cursor(page[-1]) if len(rows) > limit else None
+    return page, encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None
 
 
 def delete_document(session: Session, ctx: TenantContext, document_id: uuid.UUID) -> None:

@@ -1,7 +1,5 @@
 """Reading model calls and agent metrics for the dashboard and the run detail."""
 
-import base64
-import binascii
 import uuid
 from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta
@@ -11,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from app.core.context import TenantContext
 from app.core.errors import BadRequest
+from app.core.pagination import decode_cursor, encode_cursor
 from app.llm import repository
 from app.llm.repository import FINISHED, LogFilters
 from app.llm.schemas import (
@@ -20,22 +19,14 @@ from app.llm.schemas import (
 MAX_METRICS_DAYS = 366
 
 
-def encode_cursor(created_at: datetime, log_id: int) -> str:
-    return base64.urlsafe_b64encode(f"{created_at.isoformat()}|{log_id}".encode()).decode()
 
 
-def decode_cursor(cursor: str) -> tuple[datetime, int]:
-    try:
-        stamp, _, log_id = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
-        return datetime.fromisoformat(stamp), int(log_id)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise BadRequest("cursor is not valid; pass the next_cursor of a previous page.") from None
 
 
 def list_model_calls(session: Session, ctx: TenantContext, filters: LogFilters, *, limit: int, cursor: str | None,
                      with_payloads: bool) -> ModelCallPage:
     rows = repository.log_page(session, ctx, filters, limit=limit + 1,
-                               after=decode_cursor(cursor) if cursor else None, with_payloads=with_payloads)
+                               after=decode_cursor(cursor, int) if cursor else None, with_payloads=with_payloads)
     page = rows[:limit]
     # Without payloads the two columns were not loaded (and raise if touched): leave them out of the item.
     fields = ModelCall.model_fields.keys() - (set() if with_payloads else {"request", "response"})

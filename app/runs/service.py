@@ -4,14 +4,12 @@ Accepting a run writes the row, its first event and an outbox record in the call
 task is published after that transaction commits (app.core.outbox).
 """
 
-import base64
-import binascii
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select, tuple_
+from sqlalchemy import tuple_
 from sqlalchemy.orm import Session
 
 from app.agents.registry import get_agent, public_agent
@@ -19,8 +17,9 @@ from app.audit import service as audit
 from app.auth.permissions import Permission, authorize
 from app.core import outbox
 from app.core.context import TenantContext
-from app.core.errors import BadRequest, Conflict, NotFound, UnprocessableEntity
+from app.core.errors import Conflict, NotFound, UnprocessableEntity
 from app.core.metrics import RUNS_CREATED
+from app.core.pagination import decode_cursor, encode_cursor
 from app.core.scope import get_or_404, scoped
 from app.llm.budgets import ensure_can_enqueue
 from app.models import AgentRun, RunEvent, RunStep
@@ -71,16 +70,8 @@ def schedule_execution(session: Session, run: AgentRun, *, delay_seconds: float 
 # --- reads ------------------------------------------------------------------------------------
 
 
-def encode_cursor(run: AgentRun) -> str:
-    return base64.urlsafe_b64encode(f"{run.created_at.isoformat()}|{run.id}".encode()).decode()
 
 
-def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        created, run_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
-        return datetime.fromisoformat(created), uuid.UUID(run_id)
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise BadRequest("cursor is not valid; pass the next_cursor of a previous page.") from exc
 
 
 def list_runs(session: Session, ctx: TenantContext, *, limit: int, cursor: str | None = None,
@@ -90,7 +81,7 @@ def list_runs(session: Session, ctx: TenantContext, *, limit: int, cursor: str |
     1000 costs what page 1 does."""
     query = scoped(ctx, AgentRun).order_by(AgentRun.created_at.desc(), AgentRun.id.desc()).limit(limit + 1)
     if cursor:
-        query = query.where(tuple_(AgentRun.created_at, AgentRun.id) < decode_cursor(cursor))
+        query = query.where(tuple_(AgentRun.created_at, AgentRun.id) < decode_cursor(cursor, uuid.UUID))
     if agent:
         query = query.where(AgentRun.agent == agent)
     if status:
@@ -103,7 +94,7 @@ def list_runs(session: Session, ctx: TenantContext, *, limit: int, cursor: str |
         query = query.where(AgentRun.created_at < created_to)
     runs = list(session.scalars(query))
     page = runs[:limit]
-    return page, encode_cursor(page[-1]) if len(runs) > limit else None
+    return page, encode_cursor(page[-1].created_at, page[-1].id) if len(runs) > limit else None
 
 
 def get_run(session: Session, ctx: TenantContext, run_id: uuid.UUID) -> AgentRun:
