@@ -1,4 +1,4 @@
-"""The model-call log and agent-metric queries at a million rows: plans and timings.
+"""The run list, model-call log and agent-metric queries at a million rows: plans and timings.
 
 Builds a scratch database with one busy tenant (1,000,000 llm_logs rows and 1,000,000 agent_runs over 90
 days, five agents, three providers) beside 49 small ones, fills llm_usage_daily from the logs as the
@@ -84,6 +84,8 @@ def explain_service_queries(tenant_id: uuid.UUID, whole_plans: bool) -> None:
     from app.llm import service
     from app.llm.budgets import month_usage
     from app.llm.repository import LogFilters
+    from app.runs import service as runs
+    from app.runs.state import RunStatus
 
     ctx = TenantContext.system(tenant_id)
     with session_scope(tenant_id) as session:
@@ -93,6 +95,9 @@ def explain_service_queries(tenant_id: uuid.UUID, whole_plans: bool) -> None:
             deep = service.list_model_calls(session, ctx, LogFilters(), limit=50, cursor=deep.next_cursor,
                                             with_payloads=False)
         some_run = first.items[0].run_id
+        _, deep_runs = runs.list_runs(session, ctx, limit=50)
+        for _ in range(200):
+            _, deep_runs = runs.list_runs(session, ctx, limit=50, cursor=deep_runs)
         last_week = datetime.now(UTC) - timedelta(days=7)
     cases = {
         "logs: first page": lambda s: service.list_model_calls(s, ctx, LogFilters(), limit=50, cursor=None,
@@ -111,6 +116,11 @@ def explain_service_queries(tenant_id: uuid.UUID, whole_plans: bool) -> None:
             s, ctx, LogFilters(since=datetime.now(UTC) - timedelta(days=30),
                                until=datetime.now(UTC) - timedelta(days=30) + timedelta(hours=1)),
             limit=50, cursor=None, with_payloads=False),
+        "runs: first page": lambda s: runs.list_runs(s, ctx, limit=50),
+        "runs: page 201 (keyset)": lambda s: runs.list_runs(s, ctx, limit=50, cursor=deep_runs),
+        "runs: status=failed (2%)": lambda s: runs.list_runs(s, ctx, limit=50, status=RunStatus.failed),
+        "runs: agent=finance, page 201": lambda s: runs.list_runs(s, ctx, limit=50, agent="finance",
+                                                                 cursor=deep_runs),
         "metrics: 30 days, all agents": lambda s: service.agent_metrics(s, ctx, since=None, until=None, agent=None),
         "metrics: 7 days, one agent": lambda s: service.agent_metrics(
             s, ctx, since=date.today() - timedelta(days=6), until=None, agent="sdr"),
