@@ -7,11 +7,15 @@ tenant rows at all (the RLS policies compare against NULL).
 """
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+import psycopg
+from psycopg import ClientCursor
+from psycopg.pq import TransactionStatus
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.config import get_settings
@@ -85,3 +89,48 @@ def session_scope(tenant_id: uuid.UUID | None = None, factory: sessionmaker[Sess
         raise
     finally:
         session.close()
+
+
+# --- one round trip per transaction -----------------------------------------------------------
+
+
+class Script:
+    """SQL statements that run as one transaction in one network round trip, bound to a tenant.
+
+    A hot path (a worker claiming a run, recording a step, writing an outcome; the model-call ledger)
+    would otherwise pay five round trips for one statement: the pool's ping, BEGIN, the tenant binding,
+    the statement, COMMIT. A script is sent as a single simple-query message, which PostgreSQL executes
+    as one implicit transaction: the binding (`set_config(..., true)`, transaction-local as everywhere)
+    is its first statement, so RLS applies to the rest and the binding ends with the transaction; an
+    error anywhere rolls back all of it. Parameters are `%(name)s` and bound client-side by psycopg's
+    `ClientCursor` (quoted by its adapters, never by string formatting here); `%` in SQL is written `%%`.
+    The last statement's rows are returned.
+    """
+
+    def __init__(self, sql: str):
+        self.sql = "SELECT set_config('app.tenant_id', %(tenant_id)s, true);\n" + sql.strip()
+
+    def run(self, connection: psycopg.Connection, tenant_id: uuid.UUID, params: Mapping[str, Any] | None = None) -> list[tuple]:
+        if connection.info.transaction_status != TransactionStatus.IDLE:
+            raise RuntimeError("a script runs as its own transaction; this connection is inside another one")
+        connection.autocommit = True  # no BEGIN: the server wraps the message in one transaction itself
+        try:
+            with ClientCursor(connection) as cursor:
+                cursor.execute(self.sql, {**(params or {}), "tenant_id": str(tenant_id)})
+                while cursor.nextset():
+                    pass
+                return cursor.fetchall() if cursor.description is not None else []
+        finally:
+            connection.autocommit = False
+
+
+def driver_connection(connection: Connection) -> psycopg.Connection:
+    """The psycopg connection under a SQLAlchemy one (checked out already: no second pool ping)."""
+    return connection.connection.driver_connection
+
+
+@contextmanager
+def script_connection() -> Iterator[psycopg.Connection]:
+    """A pooled connection for scripts, returned to the pool afterwards."""
+    with get_engine().connect() as connection:
+        yield driver_connection(connection)

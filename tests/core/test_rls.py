@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import psycopg
 import pytest
 from sqlalchemy import Connection, create_engine, make_url, select, text
 from sqlalchemy.exc import DBAPIError, ProgrammingError
@@ -285,3 +286,54 @@ def test_security_definer_functions_are_pinned_and_not_public(owner_engine, migr
         assert any(setting.startswith("search_path=") for setting in function.proconfig or ()), function.name
         assert function.runtime_may_call, function.name
         assert not function.public_may_call, function.name
+
+
+# --- one-round-trip scripts (app.core.db.Script) ------------------------------------------------
+
+
+def test_a_script_is_bound_to_its_tenant_and_the_binding_ends_with_it(two_tenants, raw_engine):
+    from app.core.db import Script, driver_connection
+
+    with raw_engine.connect() as connection:
+        driver = driver_connection(connection)
+        rows = Script("SELECT DISTINCT tenant_id FROM users").run(driver, two_tenants.a)
+        assert rows == [(two_tenants.a,)]
+        # The binding was transaction-local: the next statement on the same connection sees no tenant.
+        assert connection.execute(text("SELECT count(*) FROM users")).scalar_one() == 0
+
+
+def test_a_failing_script_changes_nothing_and_leaves_the_connection_usable(two_tenants, raw_engine, owner_engine):
+    from app.core.db import Script, driver_connection
+
+    before = _owner_rows(owner_engine, "audit_log", two_tenants.a)
+    script = Script("""
+        INSERT INTO audit_log (tenant_id, actor_type, action, entity_type, created_at)
+        VALUES (%(tenant)s, 'user', 'script.half', 'x', now());
+        SELECT 1 / %(zero)s
+    """)
+    with raw_engine.connect() as connection:
+        driver = driver_connection(connection)
+        with pytest.raises(psycopg.errors.DivisionByZero):
+            script.run(driver, two_tenants.a, {"tenant": two_tenants.a, "zero": 0})
+        assert driver.autocommit is False
+        assert Script("SELECT %(v)s::text").run(driver, two_tenants.a, {"v": "it's quoted; -- safely"}) == [
+            ("it's quoted; -- safely",)]
+    assert _owner_rows(owner_engine, "audit_log", two_tenants.a) == before
+
+
+def test_a_script_cannot_write_another_tenants_rows(two_tenants, raw_engine):
+    from app.core.db import Script, driver_connection
+
+    with raw_engine.connect() as connection, pytest.raises(psycopg.errors.InsufficientPrivilege, match="row-level security"):
+        Script("""INSERT INTO audit_log (tenant_id, actor_type, action, entity_type, created_at)
+                  VALUES (%(other)s, 'user', 'forged', 'x', now())""").run(
+            driver_connection(connection), two_tenants.a, {"other": two_tenants.b})
+
+
+def test_a_script_refuses_to_run_inside_an_open_transaction(two_tenants, raw_engine):
+    from app.core.db import Script, driver_connection
+
+    with raw_engine.connect() as connection:
+        connection.execute(text("SELECT 1"))  # SQLAlchemy has begun a transaction on this connection
+        with pytest.raises(RuntimeError, match="own transaction"):
+            Script("SELECT 1").run(driver_connection(connection), two_tenants.a)
