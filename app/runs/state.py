@@ -5,10 +5,10 @@ out of the same state) and appends the change to `run_events`."""
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import insert, literal, select, update
-from sqlalchemy.dialects.postgresql import JSONB
+from psycopg.types.json import Jsonb
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -71,31 +71,84 @@ def transition(session: Session, run: AgentRun, target: RunStatus, *, expected: 
     elif not can_transition(current, target):
         raise IllegalTransition(current, target)
     now = datetime.now(UTC)
-    values: dict[str, Any] = {"status": target.value, "updated_at": now, **fields}
-    if target in TERMINAL or target is S.awaiting_review:
-        values.setdefault("finished_at", now)
-        values.update(lease_expires_at=None)
-    conditions = [AgentRun.id == run.id, AgentRun.tenant_id == run.tenant_id, AgentRun.status == current.value]
-    if current is S.running and "attempt" not in fields:
-        # Fencing: only the attempt that holds the run may finish it.
-        conditions.append(AgentRun.attempt == run.attempt)
-    # One statement: the conditional UPDATE and, only if it matched, the event that records it.
-    moved = update(AgentRun).where(*conditions).values(**values).returning(
-        AgentRun.tenant_id, AgentRun.id, AgentRun.attempt).cte("moved")
-    record = insert(RunEvent).from_select(
-        ["tenant_id", "run_id", "from_status", "to_status", "attempt", "detail"],
-        select(moved.c.tenant_id, moved.c.id, literal(current.value), literal(target.value), moved.c.attempt,
-               literal(detail, JSONB)),
-    ).returning(RunEvent.attempt)
-    new_attempt = session.execute(record).scalar_one_or_none()
+    values = stamped(target, now, fields)
+    # Fencing: only the attempt that holds the run may finish it.
+    fenced = current is S.running and "attempt" not in fields
+    sql = transition_sql((current,), target, tuple(values), fenced=fenced, legal_only=not override)
+    params = transition_params(run.id, run.tenant_id, now, values, detail, held_attempt=run.attempt if fenced else None)
+    session.flush()  # pending ORM changes go first, as an ORM statement would have autoflushed them
+    new_attempt = session.connection().exec_driver_sql(sql + "SELECT attempt FROM moved", params).scalar()
     if new_attempt is None:
         return False
     # The row is already written: update the loaded object without making it dirty (no second UPDATE).
-    for key, value in {**values, "attempt": new_attempt}.items():
+    for key, value in {**values, "status": target.value, "updated_at": now, "attempt": new_attempt}.items():
         set_committed_value(run, key, value)
     if target in TERMINAL:
         RUNS_FINISHED.labels(run.agent, target.value).inc()
     return True
+
+
+# --- the SQL of a transition, shared by the ORM path above and the workers' one-round-trip scripts ---
+
+_JSON_COLUMNS = frozenset({"input", "output", "error"})
+_SETTABLE = frozenset(c.name for c in AgentRun.__table__.columns) - {"id", "tenant_id", "status", "updated_at"}
+
+
+def stamped(target: RunStatus, now: datetime, fields: dict[str, Any]) -> dict[str, Any]:
+    """The columns a move to `target` sets besides status: `fields`, and for a finished run (or one
+    waiting for review) `finished_at` and a cleared lease."""
+    values = dict(fields)
+    if target in TERMINAL or target is S.awaiting_review:
+        values.setdefault("finished_at", now)
+        values["lease_expires_at"] = None
+    return values
+
+
+def sources(target: RunStatus) -> tuple[RunStatus, ...]:
+    """Every state from which `target` can be reached."""
+    return tuple(state for state in RunStatus if target in TRANSITIONS[state])
+
+
+@lru_cache(maxsize=256)
+def transition_sql(from_states: tuple[RunStatus, ...], target: RunStatus, columns: tuple[str, ...], *,
+                   fenced: bool, condition: str = "", legal_only: bool = True, new_attempt: bool = False) -> str:
+    """`WITH prior, moved, event`: lock the run if it is in one of `from_states` (and, if `fenced`, still
+    at attempt %(held_attempt)s, and `condition` holds), move it to `target` setting `columns`, and append
+    its event, in one statement. The caller appends what to return `FROM moved` (one row, or none if
+    the run was elsewhere). `new_attempt` increments the attempt (a claim). Parameters: run_id,
+    tenant_id, now, detail, held_attempt, one per column."""
+    if legal_only:
+        for state in from_states:
+            if not can_transition(state, target):
+                raise IllegalTransition(state, target)
+    unknown = set(columns) - _SETTABLE
+    if unknown:
+        raise ValueError(f"not columns of agent_runs: {sorted(unknown)}")
+    states = ", ".join(f"'{state.value}'" for state in from_states)
+    sets = ", ".join([f"status = '{target.value}'", "updated_at = %(now)s", *(f"{c} = %({c})s" for c in columns),
+                      *(["attempt = r.attempt + 1"] if new_attempt else [])])
+    fence = "AND attempt = %(held_attempt)s" if fenced else ""
+    return f"""
+WITH prior AS (
+    SELECT id, status FROM agent_runs
+    WHERE id = %(run_id)s AND tenant_id = %(tenant_id)s AND status IN ({states}) {fence} {condition}
+    FOR UPDATE
+), moved AS (
+    UPDATE agent_runs r SET {sets} FROM prior WHERE r.id = prior.id
+    RETURNING r.*, prior.status AS from_status
+), event AS (
+    INSERT INTO run_events (tenant_id, run_id, from_status, to_status, attempt, detail)
+    SELECT tenant_id, id, from_status, status, attempt, %(detail)s::jsonb FROM moved
+)
+"""
+
+
+def transition_params(run_id: uuid.UUID, tenant_id: uuid.UUID, now: datetime, values: dict[str, Any],
+                      detail: dict[str, Any] | None, *, held_attempt: int | None = None, **extra: Any) -> dict[str, Any]:
+    params = {key: Jsonb(value) if key in _JSON_COLUMNS and value is not None else value
+              for key, value in values.items()}
+    return {**params, **extra, "run_id": run_id, "tenant_id": tenant_id, "now": now, "held_attempt": held_attempt,
+            "detail": Jsonb(detail) if detail is not None else None}
 
 
 def record_creation(session: Session, run: AgentRun) -> None:
