@@ -15,11 +15,13 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+import psycopg
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from app.core.config import get_settings
 from app.core.context import TenantContext
+from app.core.db import Script
 from app.core.errors import AppError, UnprocessableEntity
 from app.llm.config import LlmConfig, LlmConfigError, load_config
 from app.models import LlmUsageDaily
@@ -58,6 +60,15 @@ def month_usage_query(tenant_id: Any, since: Any) -> Select:
     ).where(LlmUsageDaily.tenant_id == tenant_id, LlmUsageDaily.day >= since)
 
 
+# `month_usage_query` as SQL text, for the one-round-trip scripts of app.core.db (the model-call path):
+# parameters %(tenant_id)s and %(month_start)s, the same columns. Keep the two in step.
+MONTH_USAGE_SQL = """
+SELECT coalesce(sum(input_tokens + output_tokens), 0) AS tokens, coalesce(sum(cost_usd), 0) AS cost_usd
+  FROM llm_usage_daily
+ WHERE tenant_id = %(tenant_id)s::uuid AND day >= %(month_start)s::date"""
+_MONTH_USAGE = Script(MONTH_USAGE_SQL)
+
+
 def month_usage(session: Session, tenant_id: uuid.UUID) -> MonthUsage:
     tokens, cost = session.execute(month_usage_query(tenant_id, month_start())).one()
     return MonthUsage(int(tokens), Decimal(cost))
@@ -72,6 +83,15 @@ def exceeded(config: LlmConfig, usage: MonthUsage) -> str | None:
         return (f"This month's model cost budget is spent: ${usage.cost_usd:.2f} of ${config.monthly_cost_usd:.2f} "
                 f"used. Raise settings.llm.budgets.monthly_cost_usd or wait for the next month.")
     return None
+
+
+def enforce_now(connection: psycopg.Connection, tenant_id: uuid.UUID, config: LlmConfig) -> None:
+    """`check_budget` for a known configuration in one round trip (a script on a driver connection that is
+    not inside a transaction): before the second and later attempts of a model call."""
+    if config.monthly_tokens is None and config.monthly_cost_usd is None:
+        return
+    ((tokens, cost),) = _MONTH_USAGE.run(connection, tenant_id, {"month_start": month_start()})
+    enforce(config, MonthUsage(int(tokens), Decimal(cost)))
 
 
 def check_budget(session: Session, tenant_id: uuid.UUID, config: LlmConfig | None = None) -> None:

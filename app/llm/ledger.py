@@ -12,42 +12,43 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Date, bindparam, cast, func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-from app.core.db import session_scope
+from app.core.db import script_connection
 from app.llm.metrics import LLM_CALLS, LLM_COST, LLM_LATENCY, LLM_TOKENS
+from app.llm.prepared import PreparedScript
 from app.llm.prices import PRICE_TABLE_VERSION
 from app.llm.redact import redact
-from app.models import LlmLog, LlmUsageDaily
 
-LOGS, USAGE = LlmLog.__table__, LlmUsageDaily.__table__
-_LOG_COLUMNS = ("tenant_id", "run_id", "run_attempt", "agent", "step", "attempt", "purpose", "is_retry", "provider",
-                "model", "prompt_key", "prompt_version", "prompt_source", "request", "response", "input_tokens",
-                "output_tokens", "cached_tokens", "cost_usd", "price_version", "latency_ms", "status", "error_code",
-                "error")
-_USAGE_COLUMNS = ("calls", "failed_calls", "input_tokens", "output_tokens", "cached_tokens", "cost_usd")
-
-
-def _record_statement():
-    """One statement for both rows, built once with bind parameters: it runs for every attempt, and building
-    and caching a fresh statement each time would cost more than its database round trip. The log row and
-    the usage increment are dated by the same transaction's now()."""
-    logged = (LOGS.insert().values({name: bindparam(name, type_=LOGS.c[name].type) for name in _LOG_COLUMNS})
-              .returning(LOGS.c.id).cte("logged"))
-    usage = {name: bindparam(f"usage_{name}", type_=USAGE.c[name].type) for name in _USAGE_COLUMNS}
-    return (
-        pg_insert(USAGE)
-        .values(tenant_id=bindparam("tenant_id"), day=cast(func.timezone("UTC", func.now()), Date),
-                agent=bindparam("usage_agent"), provider=bindparam("provider"), **usage)
-        .on_conflict_do_update(index_elements=["tenant_id", "day", "agent", "provider"],
-                               set_={name: USAGE.c[name] + value for name, value in usage.items()})
-        .returning(select(logged.c.id).scalar_subquery())
-        .add_cte(logged)
-    )
-
-
-_RECORD = _record_statement()
+# Both rows in one round trip: the log row, then its usage added to the day's row, both dated by the
+# transaction's now(). `request` and `response` arrive as JSON text (serialised already, to bound their size).
+_RECORD = PreparedScript("agentline_llm_record", {
+    "tenant_id": "uuid", "run_id": "uuid", "run_attempt": "integer", "agent": "text", "step": "text",
+    "attempt": "integer", "purpose": "text", "is_retry": "boolean", "provider": "text", "model": "text",
+    "prompt_key": "text", "prompt_version": "integer", "prompt_source": "text", "request": "jsonb",
+    "response": "jsonb", "input_tokens": "integer", "output_tokens": "integer", "cached_tokens": "integer",
+    "cost_usd": "numeric", "price_version": "text", "latency_ms": "double precision", "status": "text",
+    "error_code": "text", "error": "text", "usage_agent": "text", "failed": "integer",
+}, """
+WITH logged AS (
+  INSERT INTO llm_logs (tenant_id, run_id, run_attempt, agent, step, attempt, purpose, is_retry, provider, model,
+                        prompt_key, prompt_version, prompt_source, request, response, input_tokens, output_tokens,
+                        cached_tokens, cost_usd, price_version, latency_ms, status, error_code, error)
+  VALUES (%(tenant_id)s, %(run_id)s, %(run_attempt)s, %(agent)s, %(step)s, %(attempt)s, %(purpose)s, %(is_retry)s,
+          %(provider)s, %(model)s, %(prompt_key)s, %(prompt_version)s, %(prompt_source)s, %(request)s,
+          %(response)s, %(input_tokens)s, %(output_tokens)s, %(cached_tokens)s, %(cost_usd)s, %(price_version)s,
+          %(latency_ms)s, %(status)s, %(error_code)s, %(error)s)
+  RETURNING id
+)
+INSERT INTO llm_usage_daily AS usage (tenant_id, day, agent, provider, calls, failed_calls, input_tokens,
+                                      output_tokens, cached_tokens, cost_usd)
+VALUES (%(tenant_id)s, timezone('UTC', now())::date, %(usage_agent)s, %(provider)s, 1, %(failed)s,
+        %(input_tokens)s, %(output_tokens)s, %(cached_tokens)s, %(cost_usd)s)
+ON CONFLICT (tenant_id, day, agent, provider) DO UPDATE SET
+  calls = usage.calls + excluded.calls, failed_calls = usage.failed_calls + excluded.failed_calls,
+  input_tokens = usage.input_tokens + excluded.input_tokens,
+  output_tokens = usage.output_tokens + excluded.output_tokens,
+  cached_tokens = usage.cached_tokens + excluded.cached_tokens, cost_usd = usage.cost_usd + excluded.cost_usd
+RETURNING (SELECT id FROM logged)
+""")
 
 
 @dataclass(frozen=True)
@@ -77,29 +78,33 @@ class Attempt:
     error: str | None = None
 
 
-def _bounded(value: dict[str, Any] | None, limit: int) -> dict[str, Any] | None:
+def _bounded(value: dict[str, Any] | None, limit: int) -> str | None:
+    """The value redacted, as JSON text; past `limit` characters, a note with the head of that text."""
     if value is None:
         return None
-    cleaned = redact(value)
-    text = json.dumps(cleaned, ensure_ascii=False, default=str)
+    text = json.dumps(redact(value), ensure_ascii=False, default=str)
     if len(text) <= limit:
-        return cleaned
-    return {"truncated": True, "chars": len(text), "head": text[:limit]}
+        return text
+    return json.dumps({"truncated": True, "chars": len(text), "head": text[:limit]}, ensure_ascii=False)
 
 
 def record(attempt: Attempt, *, max_chars: int) -> int:
     """Store one attempt (redacted, bounded) and add it to the daily usage; returns the llm_logs id."""
     values = {
-        **{name: getattr(attempt, name) for name in _LOG_COLUMNS if name not in ("price_version", "error")},
+        "run_id": attempt.run_id, "run_attempt": attempt.run_attempt, "agent": attempt.agent, "step": attempt.step,
+        "attempt": attempt.attempt, "purpose": attempt.purpose, "is_retry": attempt.is_retry,
+        "provider": attempt.provider, "model": attempt.model, "prompt_key": attempt.prompt_key,
+        "prompt_version": attempt.prompt_version, "prompt_source": attempt.prompt_source,
         "request": _bounded(attempt.request, max_chars), "response": _bounded(attempt.response, max_chars),
-        "price_version": PRICE_TABLE_VERSION, "error": attempt.error[:2000] if attempt.error else None,
-        "usage_agent": attempt.agent or "", "usage_calls": 1, "usage_failed_calls": int(attempt.status != "ok"),
-        "usage_input_tokens": attempt.input_tokens, "usage_output_tokens": attempt.output_tokens,
-        "usage_cached_tokens": attempt.cached_tokens, "usage_cost_usd": attempt.cost_usd,
+        "input_tokens": attempt.input_tokens, "output_tokens": attempt.output_tokens,
+        "cached_tokens": attempt.cached_tokens, "cost_usd": attempt.cost_usd, "price_version": PRICE_TABLE_VERSION,
+        "latency_ms": attempt.latency_ms, "status": attempt.status, "error_code": attempt.error_code,
+        "error": attempt.error[:2000] if attempt.error else None,
+        "usage_agent": attempt.agent or "", "failed": int(attempt.status != "ok"),
     }
     # In a worker this commit follows WORKER_SYNCHRONOUS_COMMIT like the rest of an attempt's bookkeeping.
-    with session_scope(attempt.tenant_id) as session:
-        log_id = session.execute(_RECORD, values).scalar_one()
+    with script_connection() as connection:
+        ((log_id,),) = _RECORD.run(connection, attempt.tenant_id, values)
     _observe(attempt)
     return log_id
 

@@ -25,27 +25,28 @@ import random
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 import structlog
 from pydantic import BaseModel
-from sqlalchemy import Date, Select, String, Uuid, bindparam, func, select, true
+from sqlalchemy.exc import NoResultFound
 
 from app.agents.base import RunContext
 from app.core.config import Settings, get_settings
-from app.core.db import session_scope
+from app.core.db import script_connection
 from app.llm import budgets, ledger
 from app.llm.breaker import CircuitBreaker
 from app.llm.config import LlmConfig, LlmConfigError, Target, resolve_config
+from app.llm.prepared import PreparedScript
 from app.llm.prices import cost_usd
 from app.llm.providers import ModelRequest, ModelResponse, ProviderError, get_provider
 from app.llm.schemas import Usd
 from app.llm.structured import (
     Validator, business_issues, confidence, parse_answer, repair_request, schema_of, with_schema_instructions,
 )
-from app.models import LlmLog, Tenant
 from app.prompts import service as prompts
 from app.prompts.registry import Prompt
 from app.prompts.service import UnknownPrompt
@@ -95,17 +96,35 @@ def generation_of(output_model: type[OutputT]) -> type[Generation[OutputT]]:
     return Generation[output_model]  # type: ignore[valid-type]
 
 
-def _call_read() -> Select:
-    """The read before every call, built once with bind parameters (building it per call costs more than
-    the query): each module supplies its part, the join makes them one round trip."""
-    tenant_id = bindparam("tenant_id", type_=Uuid())
-    pointer = prompts.pointer_query(tenant_id, bindparam("prompt_key", type_=String())).subquery()
-    usage = budgets.month_usage_query(tenant_id, bindparam("month_start", type_=Date())).subquery()
-    return (select(Tenant.settings, usage.c.tokens, usage.c.cost_usd, pointer)
-            .select_from(Tenant).join(usage, true()).outerjoin(pointer, true()).where(Tenant.id == tenant_id))
+# The read before every call, one round trip: the tenant's settings, this month's usage, the prompt pointer
+# (with the tenant version's text) and, for a run's second attempt and later, how many attempts of this
+# step are on the books already (with a NULL run id that subquery is an empty scan of an index).
+_LOAD = PreparedScript(
+    "agentline_llm_call_read",
+    {"tenant_id": "uuid", "prompt_key": "text", "month_start": "date", "step": "text", "earlier_run_id": "uuid"},
+    f"""
+SELECT tenant.settings, usage.tokens, usage.cost_usd, pointer.source, pointer.version, pointer.system_template,
+       pointer.user_template, pointer.description, pointer.created_at,
+       (SELECT count(*) FROM llm_logs WHERE run_id = %(earlier_run_id)s AND step = %(step)s) AS earlier
+  FROM tenants AS tenant
+ CROSS JOIN ({budgets.MONTH_USAGE_SQL}) AS usage
+  LEFT JOIN ({prompts.POINTER_SQL}) AS pointer ON true
+ WHERE tenant.id = %(tenant_id)s
+""")
 
 
-_CALL_READ = _call_read()
+class _Loaded(NamedTuple):
+    settings: dict[str, Any] | None
+    tokens: Decimal
+    cost_usd: Decimal
+    # The prompt pointer, as prompts.prompt_from_pointer reads it: all None when the tenant has none.
+    source: str | None
+    version: int | None
+    system_template: str | None
+    user_template: str | None
+    description: str | None
+    created_at: datetime | None
+    earlier: int
 
 
 @dataclass
@@ -173,16 +192,16 @@ class _Call:
         return replace(request, model=target.model, system=system)
 
     def _load(self) -> tuple[LlmConfig, Prompt, int]:
-        """Tenant settings, the active prompt and this month's usage in one query, then the first budget check:
-        the read every call makes, so it costs one round trip."""
-        tenant_id = self.ctx.tenant_id
-        with session_scope(tenant_id) as session:
-            row = session.execute(_CALL_READ, {"tenant_id": tenant_id, "prompt_key": self.prompt_key,
-                                               "month_start": budgets.month_start()}).one()
-            earlier = 0
-            if self.ctx.attempt > 1:
-                earlier = session.scalar(select(func.count()).select_from(LlmLog).where(
-                    LlmLog.run_id == self.ctx.run_id, LlmLog.step == self.step)) or 0
+        """Tenant settings, the active prompt and this month's usage in one round trip, then the first budget
+        check: the read every call makes."""
+        with script_connection() as connection:
+            rows = _LOAD.run(connection, self.ctx.tenant_id, {
+                "prompt_key": self.prompt_key, "month_start": budgets.month_start(), "step": self.step,
+                "earlier_run_id": self.ctx.run_id if self.ctx.attempt > 1 else None,
+            })
+        if not rows:
+            raise NoResultFound(f"tenant {self.ctx.tenant_id} not found")
+        row = _Loaded._make(rows[0])
         try:
             config = resolve_config(row.settings, self.settings)
         except LlmConfigError as exc:
@@ -192,7 +211,7 @@ class _Call:
         except UnknownPrompt as exc:
             raise PermanentError(exc.detail, code="prompt_not_found") from exc
         budgets.enforce(config, budgets.MonthUsage(int(row.tokens), Decimal(row.cost_usd)))
-        return config, prompt, earlier
+        return config, prompt, row.earlier
 
     def _with_provider(self, target: Target, request: ModelRequest, *, fell_back: bool) -> dict[str, Any] | _Failure:
         answered = self._call(target, request, purpose="generate")
@@ -260,8 +279,8 @@ class _Call:
                 return _Failure(target, "circuit_open", f"{target.provider}: circuit breaker open", True,
                                 permit.retry_after or self.settings.llm_breaker_cooldown_seconds)
             if self.attempts:  # the first attempt's check was part of _load
-                with session_scope(self.ctx.tenant_id) as session:
-                    budgets.check_budget(session, self.ctx.tenant_id, self.config)
+                with script_connection() as connection:
+                    budgets.enforce_now(connection, self.ctx.tenant_id, self.config)
             self.attempts += 1
             is_retry = self.retrying and purpose == "generate"
             started = time.perf_counter()

@@ -55,6 +55,18 @@ def pointer_query(tenant_id: Any, key: Any) -> Select:
     )
 
 
+# `pointer_query` as SQL text, for the one-round-trip scripts of app.core.db (the model-call path joins it
+# into its read): parameters %(tenant_id)s and %(prompt_key)s, the same columns. Keep the two in step.
+POINTER_SQL = """
+SELECT pointer.source, pointer.version, saved.system_template, saved.user_template, saved.description,
+       saved.created_at
+  FROM prompt_activations AS pointer
+  LEFT JOIN prompt_versions AS saved
+    ON saved.tenant_id = pointer.tenant_id AND saved.key = pointer.key AND saved.version = pointer.version
+   AND pointer.source = 'tenant'
+ WHERE pointer.tenant_id = %(tenant_id)s::uuid AND pointer.key = %(prompt_key)s"""
+
+
 def prompt_from_pointer(key: str, pointer: Any) -> Prompt:
     """The Prompt a row of `pointer_query` designates; a missing row or a NULL source: the newest default."""
     defaults = _defaults_of(key)
