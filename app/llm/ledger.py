@@ -10,6 +10,7 @@ import json
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from app.core.db import script_connection
@@ -109,13 +110,20 @@ def record(attempt: Attempt, *, max_chars: int) -> int:
     return log_id
 
 
+# Metric children, looked up once per label set: `.labels()` validates and locks on every call.
+_calls = lru_cache(maxsize=256)(LLM_CALLS.labels)
+_latency = lru_cache(maxsize=64)(LLM_LATENCY.labels)
+_tokens = lru_cache(maxsize=4096)(LLM_TOKENS.labels)
+_cost = lru_cache(maxsize=4096)(LLM_COST.labels)
+
+
 def _observe(attempt: Attempt) -> None:
     tenant, agent, provider = str(attempt.tenant_id), attempt.agent or "", attempt.provider
-    LLM_CALLS.labels(provider, attempt.status).inc()
-    LLM_LATENCY.labels(provider).observe(attempt.latency_ms / 1000)
+    _calls(provider, attempt.status).inc()
+    _latency(provider).observe(attempt.latency_ms / 1000)
     uncached = max(attempt.input_tokens - attempt.cached_tokens, 0)
     for kind, count in (("input", uncached), ("cached_input", attempt.cached_tokens), ("output", attempt.output_tokens)):
         if count:
-            LLM_TOKENS.labels(tenant, agent, provider, kind).inc(count)
+            _tokens(tenant, agent, provider, kind).inc(count)
     if attempt.cost_usd:
-        LLM_COST.labels(tenant, agent, provider).inc(float(attempt.cost_usd))
+        _cost(tenant, agent, provider).inc(float(attempt.cost_usd))

@@ -32,11 +32,13 @@ from typing import Any, Generic, NamedTuple, TypeVar
 
 import structlog
 from pydantic import BaseModel
+from redis import Redis
 from sqlalchemy.exc import NoResultFound
 
 from app.agents.base import RunContext
 from app.core.config import Settings, get_settings
 from app.core.db import script_connection
+from app.core.redis import get_redis
 from app.llm import budgets, ledger
 from app.llm.breaker import CircuitBreaker
 from app.llm.config import LlmConfig, LlmConfigError, Target, resolve_config
@@ -125,6 +127,14 @@ class _Loaded(NamedTuple):
     description: str | None
     created_at: datetime | None
     earlier: int
+
+
+@lru_cache(maxsize=64)
+def _breaker(provider: str, endpoint: str, threshold: int, cooldown_seconds: float, trial_timeout_seconds: float,
+             client: Redis) -> CircuitBreaker:
+    """Breakers keep no state in the process (it is in Redis): one per configuration, not one per call."""
+    return CircuitBreaker(provider, endpoint, threshold=threshold, cooldown_seconds=cooldown_seconds,
+                          trial_timeout_seconds=trial_timeout_seconds, client=client)
 
 
 @dataclass
@@ -266,11 +276,9 @@ class _Call:
         """One request to one provider, with retries of transient failures. Logs failed attempts; the caller
         logs a successful one once it knows whether the answer is valid."""
         provider = get_provider(target.provider, target.model, self.settings)
-        breaker = CircuitBreaker(
-            target.provider, provider.endpoint, threshold=self.settings.llm_breaker_failure_threshold,
-            cooldown_seconds=self.settings.llm_breaker_cooldown_seconds,
-            trial_timeout_seconds=self.settings.llm_timeout_seconds + 5,
-        )
+        breaker = _breaker(target.provider, provider.endpoint, self.settings.llm_breaker_failure_threshold,
+                           self.settings.llm_breaker_cooldown_seconds, self.settings.llm_timeout_seconds + 5,
+                           get_redis())
         for retry in range(self.settings.llm_max_retries + 1):
             self.ctx.check_cancelled()
             permit = breaker.permit()

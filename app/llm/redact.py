@@ -9,6 +9,7 @@ a reader still sees what kind of value was there. Values under keys that name a 
 
 import re
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 SECRET = "[secret]"
@@ -86,10 +87,15 @@ def _has_secret_label(text: str) -> bool:
     return any(label in lowered for label in _SECRET_LABELS)
 
 
-_RULES: list[tuple[Callable[[str], bool], re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
+_Rule = tuple[Callable[[str], bool], re.Pattern[str], str | Callable[[re.Match[str]], str]]
+_RULES: list[_Rule] = [
     (lambda text: any(prefix in text for prefix in _SECRET_PREFIXES), _SECRET, SECRET),
     (_has_secret_label, _LABELLED_SECRET, _labelled_secret),
     (lambda text: "@" in text, _EMAIL, "[email]"),
+]
+# Every card number is also a phone-like run (the run's characters and length include the card's), so text
+# without a phone-like run skips both rules on one scan.
+_DIGIT_RULES: list[_Rule] = [
     (lambda text: _LONG_DIGIT_RUN.search(text) is not None, _CARD_CANDIDATE, _card),
     (lambda text: _PHONE_LIKE_RUN.search(text) is not None, _PHONE_CANDIDATE, _phone),
 ]
@@ -99,7 +105,17 @@ def redact_text(text: str) -> str:
     for may_match, pattern, replacement in _RULES:
         if may_match(text):
             text = pattern.sub(replacement, text)
+    if _PHONE_LIKE_RUN.search(text) is not None:
+        for may_match, pattern, replacement in _DIGIT_RULES:
+            if may_match(text):
+                text = pattern.sub(replacement, text)
     return text
+
+
+@lru_cache(maxsize=1024)
+def _secret_key(key: str) -> bool:
+    """Field names are few and repeat on every call."""
+    return _SECRET_KEY_NAMES.search(key) is not None
 
 
 def redact(value: Any) -> Any:
@@ -108,7 +124,7 @@ def redact(value: Any) -> Any:
         return redact_text(value)
     if isinstance(value, dict):
         return {
-            key: SECRET if isinstance(key, str) and _SECRET_KEY_NAMES.search(key) and item else redact(item)
+            key: SECRET if isinstance(key, str) and _secret_key(key) and item else redact(item)
             for key, item in value.items()
         }
     if isinstance(value, (list, tuple)):
