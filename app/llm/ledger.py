@@ -27,7 +27,7 @@ _RECORD = PreparedScript("agentline_llm_record", {
     "prompt_key": "text", "prompt_version": "integer", "prompt_source": "text", "request": "jsonb",
     "response": "jsonb", "input_tokens": "integer", "output_tokens": "integer", "cached_tokens": "integer",
     "cost_usd": "numeric", "price_version": "text", "latency_ms": "double precision", "status": "text",
-    "error_code": "text", "error": "text", "usage_agent": "text", "failed": "integer",
+    "error_code": "text", "error": "text",
 }, """
 WITH logged AS (
   INSERT INTO llm_logs (tenant_id, run_id, run_attempt, agent, step, attempt, purpose, is_retry, provider, model,
@@ -41,8 +41,8 @@ WITH logged AS (
 )
 INSERT INTO llm_usage_daily AS usage (tenant_id, day, agent, provider, calls, failed_calls, input_tokens,
                                       output_tokens, cached_tokens, cost_usd)
-VALUES (%(tenant_id)s, timezone('UTC', now())::date, %(usage_agent)s, %(provider)s, 1, %(failed)s,
-        %(input_tokens)s, %(output_tokens)s, %(cached_tokens)s, %(cost_usd)s)
+VALUES (%(tenant_id)s, timezone('UTC', now())::date, coalesce(%(agent)s, ''), %(provider)s, 1,
+        (%(status)s <> 'ok')::integer, %(input_tokens)s, %(output_tokens)s, %(cached_tokens)s, %(cost_usd)s)
 ON CONFLICT (tenant_id, day, agent, provider) DO UPDATE SET
   calls = usage.calls + excluded.calls, failed_calls = usage.failed_calls + excluded.failed_calls,
   input_tokens = usage.input_tokens + excluded.input_tokens,
@@ -101,7 +101,6 @@ def record(attempt: Attempt, *, max_chars: int) -> int:
         "cached_tokens": attempt.cached_tokens, "cost_usd": attempt.cost_usd, "price_version": PRICE_TABLE_VERSION,
         "latency_ms": attempt.latency_ms, "status": attempt.status, "error_code": attempt.error_code,
         "error": attempt.error[:2000] if attempt.error else None,
-        "usage_agent": attempt.agent or "", "failed": int(attempt.status != "ok"),
     }
     # In a worker this commit follows WORKER_SYNCHRONOUS_COMMIT like the rest of an attempt's bookkeeping.
     with script_connection() as connection:
