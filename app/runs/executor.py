@@ -8,37 +8,42 @@ is written with the run's attempt as a fence, so a worker that lost its lease ca
 result of the attempt that replaced it.
 """
 
+import os
 import random
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
+import psycopg
 import structlog
 from pydantic import ValidationError
+from psycopg.types.json import Jsonb
 from pydantic_core import to_jsonable_python
-from sqlalchemy import func, select, update
+from sqlalchemy import Connection, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from app.agents.base import Agent
 from app.agents.registry import get_agent
 from app.core.config import get_settings
 from app.core.context import TenantContext
-from app.core.db import get_engine, get_sessionmaker, session_scope
+from app.core.db import Script, driver_connection, get_engine, get_sessionmaker, script_connection, session_scope
 from app.core.failpoints import failpoint
-from app.core.metrics import RUN_DURATION, RUN_QUEUE_LATENCY
+from app.core.metrics import RUN_DURATION, RUN_QUEUE_LATENCY, RUNS_FINISHED
 from app.models import AgentRun, RunStep
 from app.runs.errors import PermanentError, RunCancelled, RunError
 from app.runs.service import schedule_execution
-from app.runs.state import RunStatus, event_detail, transition
+from app.runs.state import TERMINAL, RunStatus, event_detail, sources, stamped, transition, transition_params, transition_sql
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
-CLAIMABLE = (RunStatus.queued.value, RunStatus.retry_scheduled.value)
+S = RunStatus
 
 
 class LeaseLost(Exception):
@@ -68,52 +73,89 @@ def _tenant_lock_id(tenant_id: uuid.UUID) -> int:
     return int.from_bytes(tenant_id.bytes[:8], "big", signed=True) ^ 0x52554E53  # "RUNS"
 
 
-def claim(session: Session, run_id: uuid.UUID, worker: str) -> AgentRun | None:
-    run = session.get(AgentRun, run_id)
-    now = datetime.now(UTC)
-    if run is None or run.status not in CLAIMABLE or run.cancel_requested:
-        return None
-    if run.next_attempt_at is not None and run.next_attempt_at > now:
-        return None  # an early duplicate; the delayed message for this retry is still to come
+@dataclass(frozen=True)
+class Claimed:
+    """The run as this attempt holds it."""
+
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    agent: str
+    input: dict[str, Any]
+    attempt: int
+    max_attempts: int
+    queued_at: datetime
+
+
+_CLAIM_COLUMNS = ("worker", "started_at", "heartbeat_at", "lease_expires_at", "next_attempt_at")
+# One round trip (app.core.db.Script): the per-tenant advisory lock serialises claims so the concurrency
+# cap cannot be overshot by two workers at once; then, in a new snapshot that sees every claim committed
+# before the lock was granted, the claim itself. It matches only a run that is waiting for this delivery
+# (queued or retry_scheduled, not cancelled, due) while the tenant is under its cap. The recorded steps
+# of earlier attempts come back with it.
+CLAIM = Script(
+    "SELECT pg_advisory_xact_lock(%(lock)s);\n"
+    + transition_sql(sources(S.running), S.running, _CLAIM_COLUMNS, fenced=False, new_attempt=True, condition="""
+        AND NOT cancel_requested AND (next_attempt_at IS NULL OR next_attempt_at <= %(now)s)
+        AND (SELECT count(*) FROM agent_runs WHERE tenant_id = %(tenant_id)s AND status = 'running') < %(cap)s""")
+    + """SELECT m.id, m.tenant_id, m.agent, m.input, m.attempt, m.max_attempts, m.queued_at,
+       CASE WHEN m.attempt > 1 THEN (SELECT jsonb_object_agg(s.name, s.result) FROM run_steps s WHERE s.run_id = m.id) END
+FROM moved m""")
+
+
+def claim(connection: Connection, run_id: uuid.UUID, tenant_id: uuid.UUID,
+          worker: str) -> tuple[Claimed, dict[str, Any]] | None:
+    """Claim the run for a new attempt: the run and the step results recorded by earlier attempts, or
+    None when this delivery has nothing to do (a duplicate, an early one, a finished or cancelled run)."""
     settings = get_settings()
-    # Serialise claims per tenant so the concurrency cap cannot be overshot by two workers at once.
-    session.execute(select(func.pg_advisory_xact_lock(_tenant_lock_id(run.tenant_id))))
-    running = session.scalar(select(func.count()).select_from(AgentRun).where(
-        AgentRun.tenant_id == run.tenant_id, AgentRun.status == RunStatus.running.value))
-    if running >= settings.tenant_max_running_runs:
-        run.updated_at = now
-        schedule_execution(session, run, delay_seconds=random.uniform(0.5, 2.0))
-        log.info("run_deferred_tenant_cap", run_id=str(run_id), running=running)
+    now = datetime.now(UTC)
+    values = {"worker": worker, "started_at": now, "heartbeat_at": now,
+              "lease_expires_at": now + timedelta(seconds=settings.run_lease_seconds), "next_attempt_at": None}
+    params = transition_params(run_id, tenant_id, now, values, event_detail(worker=worker),
+                               lock=_tenant_lock_id(tenant_id), cap=settings.tenant_max_running_runs)
+    rows = CLAIM.run(driver_connection(connection), tenant_id, params)
+    if not rows:
+        _defer_if_capped(connection, run_id, tenant_id, now)
         return None
-    claimed = transition(
-        session, run, RunStatus.running, expected=RunStatus(run.status), attempt=run.attempt + 1, worker=worker,
-        started_at=now, heartbeat_at=now, lease_expires_at=now + timedelta(seconds=settings.run_lease_seconds),
-        next_attempt_at=None, detail=event_detail(worker=worker),
-    )
-    if not claimed:
-        return None
+    *fields, recorded = rows[0]
+    run = Claimed(*fields)
     if run.attempt == 1:
         RUN_QUEUE_LATENCY.labels(run.agent).observe((now - run.queued_at).total_seconds())
-    return run
+    return run, recorded or {}
+
+
+def _defer_if_capped(connection: Connection, run_id: uuid.UUID, tenant_id: uuid.UUID, now: datetime) -> None:
+    """Nothing was claimed. If the run is still waiting for this delivery, the tenant was at its cap of
+    running runs: deliver again a little later."""
+    with session_scope(tenant_id, partial(get_sessionmaker(), bind=connection)) as session:
+        run = session.get(AgentRun, run_id, with_for_update=True)
+        if (run is None or run.status not in (S.queued, S.retry_scheduled) or run.cancel_requested
+                or (run.next_attempt_at is not None and run.next_attempt_at > now)):
+            return
+        run.updated_at = now
+        schedule_execution(session, run, delay_seconds=random.uniform(0.5, 2.0))
+        log.info("run_deferred_tenant_cap", run_id=str(run_id))
 
 
 # --- the run context agents see ---------------------------------------------------------------
 
 
-class Heartbeat(threading.Thread):
-    def __init__(self, run: AgentRun):
-        super().__init__(name=f"heartbeat-{run.id}", daemon=True)
+class Heartbeat:
+    """The lease of one attempt. While started, the process's beater thread extends it every
+    RUN_HEARTBEAT_SECONDS and notes whether the run was cancelled or taken over (lease lost)."""
+
+    def __init__(self, run: Any):
         settings = get_settings()
         self.run_id, self.tenant_id, self.attempt = run.id, run.tenant_id, run.attempt
         self.interval, self.lease = settings.run_heartbeat_seconds, settings.run_lease_seconds
-        self.stopped, self.cancelled, self.lost = threading.Event(), threading.Event(), threading.Event()
+        self.cancelled, self.lost = threading.Event(), threading.Event()
+        self.due = 0.0
 
-    def run(self) -> None:
-        while not self.stopped.wait(self.interval):
-            try:
-                self.beat()
-            except Exception:  # a missed beat is survivable: the lease outlasts several intervals
-                log.warning("heartbeat_failed", run_id=str(self.run_id), exc_info=True)
+    def start(self) -> None:
+        self.due = time.monotonic() + self.interval
+        _beater().add(self)
+
+    def stop(self) -> None:
+        _beater().discard(self)
 
     def beat(self) -> None:
         now = datetime.now(UTC)
@@ -130,8 +172,70 @@ class Heartbeat(threading.Thread):
         elif cancel_requested:
             self.cancelled.set()
 
-    def stop(self) -> None:
-        self.stopped.set()
+
+class _Beater(threading.Thread):
+    """One thread per process beats every started Heartbeat when it is due: starting a thread per
+    attempt cost a millisecond of wall time per run."""
+
+    def __init__(self) -> None:
+        super().__init__(name="heartbeats", daemon=True)
+        self.pid = os.getpid()
+        self.beating: set[Heartbeat] = set()
+        self.lock = threading.Lock()
+        self.wake = threading.Event()
+
+    def add(self, heartbeat: Heartbeat) -> None:
+        with self.lock:
+            self.beating.add(heartbeat)
+        self.wake.set()
+
+    def discard(self, heartbeat: Heartbeat) -> None:
+        with self.lock:
+            self.beating.discard(heartbeat)
+
+    def run(self) -> None:
+        while True:
+            self.wake.clear()  # before the snapshot: a heartbeat added after it wakes the wait below
+            with self.lock:
+                beating = list(self.beating)
+            now = time.monotonic()
+            for heartbeat in beating:
+                if heartbeat.due <= now:
+                    heartbeat.due = now + heartbeat.interval
+                    try:
+                        heartbeat.beat()
+                    except Exception:  # a missed beat is survivable: the lease outlasts several intervals
+                        log.warning("heartbeat_failed", run_id=str(heartbeat.run_id), exc_info=True)
+            next_due = min((h.due for h in beating), default=now + 60)
+            self.wake.wait(max(0.0, next_due - time.monotonic()))
+
+
+_beater_thread: _Beater | None = None
+_beater_lock = threading.Lock()
+
+
+def _beater() -> _Beater:
+    """The process's beater, started on first use (and again in a forked child, which has no threads)."""
+    global _beater_thread
+    with _beater_lock:
+        if _beater_thread is None or _beater_thread.pid != os.getpid() or not _beater_thread.is_alive():
+            _beater_thread = _Beater()
+            _beater_thread.start()
+        return _beater_thread
+
+
+_RECORD_STEP = Script("""
+WITH recorded AS (
+    INSERT INTO run_steps (id, tenant_id, run_id, name, result, attempt, started_at)
+    VALUES (%(id)s, %(tenant_id)s, %(run_id)s, %(name)s, %(result)s, %(attempt)s, %(started_at)s)
+    ON CONFLICT (run_id, name) DO NOTHING
+    RETURNING result
+)
+SELECT result FROM recorded
+UNION ALL
+SELECT result FROM run_steps WHERE run_id = %(run_id)s AND name = %(name)s AND NOT EXISTS (SELECT FROM recorded)
+""")
+_STEP_RESULT = Script("SELECT result FROM run_steps WHERE run_id = %(run_id)s AND name = %(name)s")
 
 
 @dataclass
@@ -144,10 +248,12 @@ class ExecutionContext:
     attempt: int
     context: TenantContext
     heartbeat: Heartbeat
-    # Sessions on the attempt's own connection: one checkout for the whole attempt, not one per step.
-    factory: sessionmaker[Session]
-    # Results recorded by earlier attempts, loaded once when the attempt starts.
+    # Makes the sessions steps write through: on the attempt's own connection (one checkout per attempt).
+    factory: Callable[[], Session]
+    # Results recorded by earlier attempts, loaded with the claim.
     recorded: dict[str, Any] = field(default_factory=dict)
+    # The attempt's connection, for the steps that write nothing but their result (one round trip).
+    connection: Connection | None = None
 
     def session(self) -> Session:
         session = get_sessionmaker()()
@@ -168,19 +274,50 @@ class ExecutionContext:
         if name in self.recorded:
             return self.recorded[name]
         started = datetime.now(UTC)
+        session = self.factory()
+        session.info["tenant_id"] = self.tenant_id
         try:
-            with session_scope(self.tenant_id, self.factory) as session:
-                result = to_jsonable_python(fn(session))
+            result = to_jsonable_python(fn(session))
+            if session.in_transaction():
+                # The step wrote through its session: its result is recorded in that same transaction.
                 session.add(RunStep(tenant_id=self.tenant_id, run_id=self.run_id, name=name, result=result,
                                     attempt=self.attempt, started_at=started))
-                session.flush()
+                session.commit()
+            else:
+                result = self._record(name, result, started)
         except IntegrityError:
             # A zombie attempt recorded this step first; its result (and its writes) stand, ours rolled back.
-            with session_scope(self.tenant_id, self.factory) as session:
-                return session.scalars(
-                    select(RunStep.result).where(RunStep.run_id == self.run_id, RunStep.name == name)).one()
+            session.rollback()
+            result = self._stored(name)
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
         failpoint(f"step.after.{name}")
         return result
+
+    def _record(self, name: str, result: Any, started: datetime) -> Any:
+        """Store a result in one round trip; if another attempt stored this step first, its result stands."""
+        params = {"id": uuid.uuid4(), "run_id": self.run_id, "name": name, "result": Jsonb(result),
+                  "attempt": self.attempt, "started_at": started}
+        with self._connection() as connection:
+            rows = _RECORD_STEP.run(connection, self.tenant_id, params)
+            if not rows:  # the other attempt committed after this statement's snapshot was taken
+                rows = _STEP_RESULT.run(connection, self.tenant_id, params)
+        return rows[0][0]
+
+    def _stored(self, name: str) -> Any:
+        with self._connection() as connection:
+            return _STEP_RESULT.run(connection, self.tenant_id, {"run_id": self.run_id, "name": name})[0][0]
+
+    @contextmanager
+    def _connection(self) -> Iterator[psycopg.Connection]:
+        if self.connection is None:
+            with script_connection() as connection:
+                yield connection
+        else:
+            yield driver_connection(self.connection)
 
 
 # --- executing --------------------------------------------------------------------------------
@@ -190,19 +327,15 @@ def execute(run_id: uuid.UUID, tenant_id: uuid.UUID, worker: str) -> str | None:
     """Execute one delivery of run `run_id`. Returns the status it ended in, or None if it claimed nothing."""
     structlog.contextvars.bind_contextvars(run_id=str(run_id), tenant_id=str(tenant_id))
     with get_engine().connect() as connection:
-        factory = sessionmaker(bind=connection, expire_on_commit=False)
-        with session_scope(tenant_id, factory) as session:
-            run = claim(session, run_id, worker)
-            if run is None:
-                return None
-            # Only a run executed before can have recorded steps; a first attempt skips the query.
-            recorded = dict(session.execute(
-                select(RunStep.name, RunStep.result).where(RunStep.run_id == run_id)).all()) if run.attempt > 1 else {}
+        claimed = claim(connection, run_id, tenant_id, worker)
+        if claimed is None:
+            return None
+        run, recorded = claimed
         agent = get_agent(run.agent)
         heartbeat = Heartbeat(run)
         heartbeat.start()
         ctx = ExecutionContext(run.id, run.tenant_id, run.agent, run.attempt, TenantContext.system(run.tenant_id),
-                               heartbeat, factory, recorded)
+                               heartbeat, partial(get_sessionmaker(), bind=connection), recorded, connection)
         started = time.perf_counter()
         try:
             outcome = _run_agent(agent, ctx, run.input)
@@ -212,10 +345,7 @@ def execute(run_id: uuid.UUID, tenant_id: uuid.UUID, worker: str) -> str | None:
         if outcome[0] == "lease_lost":
             log.warning("run_lease_lost", attempt=run.attempt)
             return None
-        with session_scope(tenant_id, factory) as session:
-            # No re-read: every outcome write is conditional on (running, this attempt), so a run that
-            # was cancelled, overridden or reaped meanwhile is simply not matched.
-            return _record_outcome(session, agent, run, *outcome)
+        return _record_outcome(connection, run, *outcome)
 
 
 def _run_agent(agent: Agent, ctx: ExecutionContext, raw_input: dict[str, Any]) -> tuple[str, Any]:
@@ -238,30 +368,56 @@ def _run_agent(agent: Agent, ctx: ExecutionContext, raw_input: dict[str, Any]) -
         return ("transient", (error_record(exc, retryable=True), None))
 
 
-def _record_outcome(session: Session, agent: Agent, run: AgentRun, kind: str, value: Any) -> str | None:
+# Outcomes are fenced: each matches only a run still running at this attempt, so a run that was
+# cancelled, overridden or reaped meanwhile is simply not matched (no re-read needed).
+_OUTCOME_COLUMNS = {
+    S.succeeded: ("output", "error"),
+    S.awaiting_review: ("output", "error"),
+    S.failed: ("error",),
+    S.dead_lettered: ("error",),
+    S.cancelled: (),
+}
+_FINISH = {
+    target: Script(transition_sql((S.running,), target, (*columns, "finished_at", "lease_expires_at"), fenced=True)
+                   + "SELECT status FROM moved")
+    for target, columns in _OUTCOME_COLUMNS.items()
+}
+
+
+def _record_outcome(connection: Connection, run: Claimed, kind: str, value: Any) -> str | None:
+    if kind == "transient" and run.attempt < run.max_attempts:
+        return _schedule_retry(connection, run, *value)
     if kind == "success":
-        target, fields = RunStatus.succeeded, {"output": value, "error": None}
+        target, fields = S.succeeded, {"output": value, "error": None}
     elif kind == "review":
-        target, fields = RunStatus.awaiting_review, {"output": value, "error": None}
+        target, fields = S.awaiting_review, {"output": value, "error": None}
     elif kind == "cancelled":
-        target, fields = RunStatus.cancelled, {}
+        target, fields = S.cancelled, {}
     elif kind == "permanent":
-        target, fields = RunStatus.failed, {"error": value}
+        target, fields = S.failed, {"error": value}
     else:
-        error, retry_after = value
-        if run.attempt < run.max_attempts:
-            delay = backoff_seconds(run.attempt, retry_after)
-            target = RunStatus.retry_scheduled
-            fields = {"error": error, "next_attempt_at": datetime.now(UTC) + timedelta(seconds=delay),
-                      "lease_expires_at": None}
-            if not transition(session, run, target, detail=event_detail(delay_seconds=round(delay, 3)), **fields):
-                return _fenced(kind)
-            schedule_execution(session, run, delay_seconds=delay)
-            return target.value
-        target, fields = RunStatus.dead_lettered, {"error": error}
-    if not transition(session, run, target, **fields):
+        target, fields = S.dead_lettered, {"error": value[0]}
+    now = datetime.now(UTC)
+    params = transition_params(run.id, run.tenant_id, now, stamped(target, now, fields), None, held_attempt=run.attempt)
+    if not _FINISH[target].run(driver_connection(connection), run.tenant_id, params):
         return _fenced(kind)
+    if target in TERMINAL:
+        RUNS_FINISHED.labels(run.agent, target.value).inc()
     return target.value
+
+
+def _schedule_retry(connection: Connection, run: Claimed, error: dict[str, Any], retry_after: float | None) -> str | None:
+    """running → retry_scheduled and the delayed delivery, in one transaction (the outbox holds the delay)."""
+    delay = backoff_seconds(run.attempt, retry_after)
+    with session_scope(run.tenant_id, partial(get_sessionmaker(), bind=connection)) as session:
+        held = session.get(AgentRun, run.id)
+        if held is None or held.status != S.running or held.attempt != run.attempt:
+            return _fenced("transient")
+        fields = {"error": error, "next_attempt_at": datetime.now(UTC) + timedelta(seconds=delay), "lease_expires_at": None}
+        if not transition(session, held, S.retry_scheduled, detail=event_detail(delay_seconds=round(delay, 3)), **fields):
+            return _fenced("transient")
+        schedule_execution(session, held, delay_seconds=delay)
+    return S.retry_scheduled.value
 
 
 def _fenced(kind: str) -> None:
