@@ -6,6 +6,7 @@ never carries one tenant's binding into another transaction, and an unbound tran
 tenant rows at all (the RLS policies compare against NULL).
 """
 
+import re
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -13,7 +14,6 @@ from functools import lru_cache
 from typing import Any
 
 import psycopg
-from psycopg import ClientCursor
 from psycopg.pq import TransactionStatus
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
@@ -99,29 +99,38 @@ class Script:
 
     A hot path (a worker claiming a run, recording a step, writing an outcome; the model-call ledger)
     would otherwise pay five round trips for one statement: the pool's ping, BEGIN, the tenant binding,
-    the statement, COMMIT. A script is sent as a single simple-query message, which PostgreSQL executes
-    as one implicit transaction: the binding (`set_config(..., true)`, transaction-local as everywhere)
-    is its first statement, so RLS applies to the rest and the binding ends with the transaction; an
-    error anywhere rolls back all of it. Parameters are `%(name)s` and bound client-side by psycopg's
-    `ClientCursor` (quoted by its adapters, never by string formatting here); `%` in SQL is written `%%`.
-    The last statement's rows are returned.
+    the statement, COMMIT. A script's statements are sent together in psycopg's pipeline mode with one
+    Sync at the end; PostgreSQL runs the statements before a Sync as one implicit transaction, so the
+    binding (`set_config(..., true)`, transaction-local as everywhere) comes first and applies to the
+    rest, and ends with the transaction; an error anywhere rolls back all of it. It is still the
+    extended protocol: parameters are bound server-side and psycopg prepares a statement it has run a
+    few times, so the server neither parses nor plans it again.
+
+    `sql` holds the statements, each ending with a semicolon at the end of a line (the last one may
+    omit it); parameters are `%(name)s`, `%` in SQL is written `%%`. The last statement's rows are returned.
     """
 
     def __init__(self, sql: str):
-        self.sql = "SELECT set_config('app.tenant_id', %(tenant_id)s, true);\n" + sql.strip()
+        statements = [part.strip() for part in _STATEMENT_END.split(sql.strip().rstrip(";")) if part.strip()]
+        self.statements = [_BIND_TENANT, *statements]
+        self._parametrised = ["%(" in statement for statement in self.statements]
 
     def run(self, connection: psycopg.Connection, tenant_id: uuid.UUID, params: Mapping[str, Any] | None = None) -> list[tuple]:
         if connection.info.transaction_status != TransactionStatus.IDLE:
             raise RuntimeError("a script runs as its own transaction; this connection is inside another one")
-        connection.autocommit = True  # no BEGIN: the server wraps the message in one transaction itself
+        values = {**(params or {}), "tenant_id": str(tenant_id)}
+        connection.autocommit = True  # no BEGIN: the statements up to the Sync are one implicit transaction
         try:
-            with ClientCursor(connection) as cursor:
-                cursor.execute(self.sql, {**(params or {}), "tenant_id": str(tenant_id)})
-                while cursor.nextset():
-                    pass
-                return cursor.fetchall() if cursor.description is not None else []
+            with connection.pipeline():
+                for statement, parametrised in zip(self.statements, self._parametrised, strict=True):
+                    cursor = connection.execute(statement, values if parametrised else None)
+            return cursor.fetchall() if cursor.description is not None else []
         finally:
             connection.autocommit = False
+
+
+_BIND_TENANT = "SELECT set_config('app.tenant_id', %(tenant_id)s, true)"
+_STATEMENT_END = re.compile(r";[ \t]*\n")
 
 
 def driver_connection(connection: Connection) -> psycopg.Connection:
