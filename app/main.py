@@ -1,11 +1,16 @@
-"""create_app(): routers, middleware and error handlers; nothing else."""
+"""create_app(): routers, middleware, error handlers and the outbox publisher's lifetime; nothing else."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
+from fastapi.concurrency import run_in_threadpool
 from fastapi.middleware.cors import CORSMiddleware
 
 from app.api_keys.router import router as api_keys_router
 from app.audit.router import router as audit_router
 from app.auth.router import router as auth_router
+from app.core import outbox
 from app.core.config import get_settings
 from app.core.errors import install_error_handlers
 from app.core.logging import configure_logging
@@ -22,12 +27,24 @@ API_ROUTERS = (auth_router, tenant_router, users_router, api_keys_router, audit_
                prompts_router, knowledge_router, llm_router)
 
 
+@asynccontextmanager
+async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    """Accepted runs are published after commit by a background thread (app.core.outbox); at shutdown it
+    publishes what is still queued before the process goes."""
+    outbox.start_publisher()
+    try:
+        yield
+    finally:
+        await run_in_threadpool(outbox.stop_publisher)
+
+
 def create_app() -> FastAPI:
     configure_logging()
     app = FastAPI(
         title="Agentline",
         version="0.1.0",
         description="Multi-tenant backend that runs a business's customer lifecycle with AI agents.",
+        lifespan=lifespan,
     )
     api = APIRouter(prefix="/api/v1")
     for router in API_ROUTERS:
