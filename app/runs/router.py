@@ -33,11 +33,15 @@ SSE_KEEPALIVE_SECONDS = 15.0
 def start_run(agent: str, body: RunCreate, session: DbSession, ctx: Authorized[Permission.operate_runs],
               idempotency_key: IdempotencyKey = None) -> JSONResponse:
     def produce() -> tuple[int, dict]:
-        run = service.create_run(session, ctx, agent, body.input, idempotency_key=idempotency_key, public_only=True)
+        run = service.accept_run(session, ctx, agent, body.input, idempotency_key=idempotency_key, public_only=True)
         return status.HTTP_202_ACCEPTED, RunOut.model_validate(run).model_dump(mode="json")
 
     result = run_idempotently(session, ctx, key=idempotency_key, scope=f"agents/{agent}/run",
-                              body=body.model_dump(mode="json"), produce=produce)
+                              body=body.model_dump(mode="json") if idempotency_key is not None else None,
+                              produce=produce)
+    # Committed here, in this handler's worker thread, rather than by the session's end in another one:
+    # the 202 still leaves only after the commit.
+    session.commit()
     return JSONResponse(result.body, status_code=result.status, headers=result.headers)
 
 

@@ -8,15 +8,19 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
+from psycopg.types.json import Jsonb
 from pydantic import ValidationError
 from sqlalchemy import tuple_
-from sqlalchemy.orm import Session
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from app.agents.registry import get_agent, public_agent
 from app.audit import service as audit
 from app.auth.permissions import Permission, authorize
 from app.core import outbox
 from app.core.context import TenantContext
+from app.core.db import driver_connection
 from app.core.errors import Conflict, NotFound, UnprocessableEntity
 from app.core.metrics import RUNS_CREATED
 from app.core.pagination import decode_cursor, encode_cursor
@@ -24,7 +28,7 @@ from app.core.scope import get_or_404, scoped
 from app.llm.budgets import ensure_can_enqueue
 from app.models import AgentRun, RunEvent, RunStep
 from app.runs.schemas import OverrideRequest, RunOut
-from app.runs.state import OVERRIDE_TARGETS, TERMINAL, RunStatus, event_detail, record_creation, transition
+from app.runs.state import OVERRIDE_TARGETS, TERMINAL, RunStatus, event_detail, transition
 
 EXECUTE_TASK = "runs.execute"
 RETRYABLE_BY_OPERATOR = frozenset({RunStatus.failed, RunStatus.dead_lettered, RunStatus.cancelled})
@@ -40,6 +44,20 @@ def validation_errors(exc: ValidationError, prefix: str) -> list[dict[str, str]]
 def create_run(session: Session, ctx: TenantContext, agent_name: str, payload: dict[str, Any], *,
                idempotency_key: str | None = None, parent_run_id: uuid.UUID | None = None,
                pipeline_id: uuid.UUID | None = None, public_only: bool = False) -> AgentRun:
+    """`accept_run`, returning the run as a persistent, loaded object of `session`."""
+    run = AgentRun(**accept_run(session, ctx, agent_name, payload, idempotency_key=idempotency_key,
+                                parent_run_id=parent_run_id, pipeline_id=pipeline_id, public_only=public_only))
+    make_transient_to_detached(run)  # as if loaded: the row is written already, the flush has nothing to do
+    session.add(run)
+    return run
+
+
+def accept_run(session: Session, ctx: TenantContext, agent_name: str, payload: dict[str, Any], *,
+               idempotency_key: str | None = None, parent_run_id: uuid.UUID | None = None,
+               pipeline_id: uuid.UUID | None = None, public_only: bool = False) -> dict[str, Any]:
+    """Accept a run: its row, its creation event and its outbox record, written by one statement in the
+    caller's transaction (which must be bound to `ctx`'s tenant); the execution is published after that
+    transaction commits (app.core.outbox). Returns every column of the new row."""
     agent = public_agent(agent_name) if public_only else get_agent(agent_name)
     try:
         validated = agent.input_model.model_validate(payload)
@@ -48,18 +66,58 @@ def create_run(session: Session, ctx: TenantContext, agent_name: str, payload: d
                                   errors=validation_errors(exc, "input")) from exc
     if agent.uses_models:
         ensure_can_enqueue(session, ctx)
-    run = AgentRun(
-        id=uuid.uuid4(), tenant_id=ctx.tenant_id, agent=agent.name, status=RunStatus.queued.value,
-        input=validated.model_dump(mode="json"), attempt=0, max_attempts=agent.max_attempts,
-        requested_by_type=ctx.principal.kind, requested_by_id=ctx.principal.id, pipeline_id=pipeline_id,
-        parent_run_id=parent_run_id, idempotency_key=idempotency_key,
-    )
-    session.add(run)
-    session.flush()
-    record_creation(session, run)
-    schedule_execution(session, run)
+    run_input = validated.model_dump(mode="json")
+    run_id = uuid.uuid4()
+    kwargs = {"run_id": str(run_id), "tenant_id": str(ctx.tenant_id)}
+    session.flush()  # rows this one refers to (a parent run, say) are written first, as the ORM would order them
+    params = {
+        "id": run_id, "tenant_id": ctx.tenant_id, "agent": agent.name, "status": RunStatus.queued.value,
+        "input": Jsonb(run_input), "max_attempts": agent.max_attempts,
+        "requested_by_type": ctx.principal.kind, "requested_by_id": ctx.principal.id,
+        "pipeline_id": pipeline_id, "parent_run_id": parent_run_id, "idempotency_key": idempotency_key,
+        "task": EXECUTE_TASK, "queue": agent.queue, "kwargs": Jsonb(kwargs),
+    }
+    try:
+        with driver_connection(session.connection()).cursor() as cursor:
+            created_at, updated_at, queued_at, outbox_id = cursor.execute(_ACCEPT, params).fetchone()
+    except psycopg.Error as exc:  # raised as the SQL layer raises it (a NUL in the input is a 422, say)
+        raise DBAPIError.instance(_ACCEPT, params, exc, psycopg.Error) from exc
+    outbox.track(session, outbox_id, EXECUTE_TASK, agent.queue, kwargs)
     RUNS_CREATED.labels(agent.name).inc()
-    return run
+    return {
+        "id": run_id, "tenant_id": ctx.tenant_id, "agent": agent.name, "status": RunStatus.queued.value,
+        "input": run_input, "output": None, "error": None, "attempt": 0, "max_attempts": agent.max_attempts,
+        "queued_at": queued_at, "started_at": None, "finished_at": None, "heartbeat_at": None,
+        "lease_expires_at": None, "next_attempt_at": None, "worker": None,
+        "requested_by_type": ctx.principal.kind, "requested_by_id": ctx.principal.id, "pipeline_id": pipeline_id,
+        "parent_run_id": parent_run_id, "idempotency_key": idempotency_key, "overridden": False,
+        "override_reason": None, "cancel_requested": False, "created_at": created_at, "updated_at": updated_at,
+    }
+
+
+# The run, its creation event (as app.runs.state.record_creation would add it: from nothing to queued,
+# attempt 0, no detail) and its immediate outbox record, in one statement and one round trip, sent by
+# psycopg itself (prepared once it is frequent). Row-level security checks each row against the
+# transaction's tenant binding; the event's foreign key to the run is checked at the end of the
+# statement, when the run is there.
+_ACCEPT = """
+WITH run AS (
+    INSERT INTO agent_runs (id, tenant_id, agent, status, input, attempt, max_attempts, requested_by_type,
+                            requested_by_id, pipeline_id, parent_run_id, idempotency_key, overridden,
+                            cancel_requested)
+    VALUES (%(id)s, %(tenant_id)s, %(agent)s, %(status)s, %(input)s, 0, %(max_attempts)s, %(requested_by_type)s,
+            %(requested_by_id)s, %(pipeline_id)s, %(parent_run_id)s, %(idempotency_key)s, false, false)
+    RETURNING created_at, updated_at, queued_at
+), creation AS (
+    INSERT INTO run_events (tenant_id, run_id, from_status, to_status, attempt, detail)
+    VALUES (%(tenant_id)s, %(id)s, NULL, %(status)s, 0, 'null'::jsonb)
+), message AS (
+    INSERT INTO outbox (task, queue, kwargs, countdown_seconds, available_at, publish_attempts)
+    VALUES (%(task)s, %(queue)s, %(kwargs)s, 0, now(), 0)
+    RETURNING id
+)
+SELECT run.created_at, run.updated_at, run.queued_at, message.id FROM run, message
+"""
 
 
 def schedule_execution(session: Session, run: AgentRun, *, delay_seconds: float = 0) -> None:

@@ -1,0 +1,114 @@
+"""POST /agents/{agent}/run: what one accept writes, in which tenant, and when the 202 may leave."""
+
+import asyncio
+import json
+import uuid
+from datetime import datetime
+
+import pytest
+from sqlalchemy import inspect, select, text
+from sqlalchemy.exc import DBAPIError
+
+from app.auth.permissions import Role
+from app.core.context import TenantContext
+from app.core.db import bind_tenant
+from app.models import AgentRun, OutboxMessage, RunEvent
+from app.runs import service
+from tests.builders import committed_tenant, make_tenant
+
+RUN = "/api/v1/agents/echo/run"
+
+
+def test_an_accept_writes_the_run_its_creation_event_and_its_outbox_record(db, client):
+    tenant = make_tenant(db)
+    response = client.post(RUN, json={"input": {"message": "hi"}}, headers=tenant.headers(Role.operator))
+    assert response.status_code == 202, response.text
+    body = response.json()
+
+    run = db.scalars(select(AgentRun).where(AgentRun.id == uuid.UUID(body["id"]))).one()
+    assert (run.tenant_id, run.agent, run.status, run.input, run.attempt, run.max_attempts) == (
+        tenant.id, "echo", "queued", {"message": "hi", "delay_ms": 0}, 0, 4)
+    assert (run.requested_by_type, run.requested_by_id) == ("user", tenant.users[Role.operator])
+    assert (run.output, run.error, run.overridden, run.cancel_requested, run.idempotency_key) == (
+        None, None, False, False, None)
+    assert datetime.fromisoformat(body["created_at"]) == run.created_at
+    assert datetime.fromisoformat(body["queued_at"]) == run.queued_at
+    assert datetime.fromisoformat(body["updated_at"]) == run.updated_at
+
+    [event] = db.scalars(select(RunEvent).where(RunEvent.run_id == run.id)).all()
+    assert (event.tenant_id, event.from_status, event.to_status, event.attempt, event.detail) == (
+        tenant.id, None, "queued", 0, None)
+    [message] = db.scalars(select(OutboxMessage).where(OutboxMessage.kwargs["run_id"].astext == body["id"])).all()
+    assert (message.task, message.queue, message.kwargs, message.countdown_seconds, message.publish_attempts) == (
+        "runs.execute", "agents.echo", {"run_id": body["id"], "tenant_id": str(tenant.id)}, 0, 0)
+
+
+def test_create_run_returns_the_run_persistent_and_loaded(db):
+    tenant = make_tenant(db)
+    run = service.create_run(db, TenantContext.system(tenant.id), "echo", {"message": "hi"}, idempotency_key="k1")
+    state = inspect(run)
+    assert state.persistent and not state.unloaded and not state.modified
+    assert db.get(AgentRun, run.id) is run
+    returned = {column.key: getattr(run, column.key) for column in inspect(AgentRun).column_attrs}
+    db.expire(run)
+    assert {column.key: getattr(run, column.key) for column in inspect(AgentRun).column_attrs} == returned
+
+
+def test_a_run_cannot_be_accepted_for_a_tenant_the_transaction_is_not_bound_to(db):
+    mine, theirs = make_tenant(db), make_tenant(db)
+    bind_tenant(db, mine.id)
+    with pytest.raises(DBAPIError, match="row-level security"):
+        service.accept_run(db, TenantContext.system(theirs.id), "echo", {"message": "not yours"})
+
+
+def test_a_nul_character_in_the_input_is_a_422_and_writes_nothing(db, client):
+    tenant = make_tenant(db)
+    response = client.post(RUN, json={"input": {"message": "a\u0000b"}}, headers=tenant.headers(Role.operator))
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    bind_tenant(db, tenant.id)
+    assert db.scalars(select(AgentRun)).all() == []
+
+
+def test_the_202_leaves_only_after_the_run_and_its_outbox_record_are_committed(committed_db, owner_engine, migrated):
+    from app.main import create_app
+
+    tenant = committed_tenant(committed_db)
+    seen = []
+
+    def look() -> None:  # another connection, at the moment the response starts
+        with owner_engine.connect() as connection:
+            seen.append(connection.execute(text(
+                "SELECT count(*) FROM agent_runs r JOIN outbox o ON o.kwargs->>'run_id' = r.id::text "
+                "WHERE r.tenant_id = :t"), {"t": tenant.id}).scalar_one())
+
+    status = asyncio.run(_call(create_app(), RUN, tenant.headers(Role.operator), {"input": {"message": "hi"}}, look))
+    assert status == 202 and seen == [1]
+
+
+async def _call(app, path: str, headers: dict[str, str], body: dict, on_response_start) -> int:
+    payload = json.dumps(body).encode()
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+        "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
+        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()),
+                    *((k.lower().encode(), v.encode()) for k, v in headers.items())],
+        "client": ("127.0.0.1", 50000), "server": ("testserver", 80), "state": {},
+    }
+    status = {}
+    sent = False
+
+    async def receive():
+        nonlocal sent
+        if sent:
+            await asyncio.sleep(3600)
+        sent = True
+        return {"type": "http.request", "body": payload, "more_body": False}
+
+    async def send(message):
+        if message["type"] == "http.response.start":
+            status["code"] = message["status"]
+            on_response_start()
+
+    await app(scope, receive, send)
+    return status["code"]
