@@ -6,46 +6,108 @@ Handlers on one resource take `CurrentContext`, fetch through the scope (404) an
 
 import hmac
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
+import anyio
+import psycopg
 import redis
 import structlog
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import select, text, update
+from psycopg.rows import namedtuple_row
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.auth.permissions import Permission, Role, authorize
 from app.core.context import Principal, TenantContext
-from app.core.db import bind_tenant, get_sessionmaker, session_scope
+from app.core.db import TENANT_KEY, driver_connection, get_sessionmaker
 from app.core.errors import TooManyRequests, Unauthorized
 from app.core.metrics import RATE_LIMITED
 from app.core.ratelimit import RateDecision, tenant_limiter
 from app.core.security import InvalidToken, api_key_prefix, decode_token, hash_api_key
-from app.models import ApiKey, Membership, User
 
 _bearer = HTTPBearer(auto_error=False)
 log = structlog.get_logger(__name__)
 _API_KEY_TOUCH_INTERVAL = timedelta(seconds=60)
 
 
-def get_session_factory() -> sessionmaker[Session]:
+async def get_session_factory() -> sessionmaker[Session]:
     return get_sessionmaker()
 
 
 SessionFactory = Annotated[sessionmaker[Session], Depends(get_session_factory)]
 
 
-def get_session(factory: SessionFactory) -> Iterator[Session]:
-    """The request's unit of work: committed when the handler returns, rolled back if it raises."""
-    with session_scope(factory=factory) as session:
+async def get_session(factory: SessionFactory) -> AsyncIterator[Session]:
+    """The request's unit of work: committed when the handler returns, rolled back if it raises.
+
+    Creating a session does no I/O, so it happens on the event loop; ending it does, so the commit (or
+    rollback) runs in a worker thread, and only if a transaction is open: a handler that committed
+    itself, inside its own thread, saves the second hop. That thread is not taken from the shared
+    limiter: with every worker thread waiting for a pooled connection, a session waiting for a thread
+    to give its connection back would deadlock (FastAPI ends its own generator dependencies so, too)."""
+    session = factory()
+    try:
         yield session
+    except BaseException:
+        await _end(session, commit=False)
+        raise
+    await _end(session, commit=True)
+
+
+async def _end(session: Session, *, commit: bool) -> None:
+    if session.in_transaction():
+        with anyio.CancelScope(shield=True):  # a client that goes away does not leave a transaction half-ended
+            await anyio.to_thread.run_sync(_end_in_thread, session, commit, limiter=anyio.CapacityLimiter(1))
+    else:
+        session.close()  # no transaction: nothing to send
+
+
+def _end_in_thread(session: Session, commit: bool) -> None:
+    try:
+        if commit:
+            session.commit()
+        else:
+            session.rollback()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
 
 
 # scope="function": the commit happens before the response is sent, so a 2xx always means committed.
 DbSession = Annotated[Session, Depends(get_session, scope="function")]
+
+
+# The credential checks run first in every request and are few and fixed, so they go straight through
+# psycopg on the session's connection: no SQL layer per statement, and the server prepares them.
+_BIND = "SELECT set_config('app.tenant_id', %s, true)"  # as app.core.db binds a transaction
+# Every request: a deactivated user, or one whose membership is gone, is refused at once.
+_USER_ROLE = (
+    "SELECT u.is_active, m.role FROM users u JOIN memberships m ON m.user_id = u.id "
+    "WHERE u.id = %s AND u.tenant_id = %s"
+)
+_API_KEY_BY_PREFIX = "SELECT id, tenant_id, key_hash, role, expires_at, revoked_at FROM auth_api_key_by_prefix(%s)"
+_API_KEY_TOUCH = (
+    "UPDATE api_keys SET last_used_at = %(now)s WHERE id = %(id)s AND tenant_id = %(tenant_id)s "
+    "AND (last_used_at IS NULL OR last_used_at < %(stale)s)"
+)
+
+
+def _connection(session: Session) -> psycopg.Connection:
+    """The psycopg connection of `session`'s transaction. A transaction begun here starts unbound (the
+    credentials say which tenant, and `_bind` binds it)."""
+    if not session.in_transaction():
+        session.info.pop(TENANT_KEY, None)
+    return driver_connection(session.connection())
+
+
+def _bind(session: Session, connection: psycopg.Connection, tenant_id: uuid.UUID) -> None:
+    """app.core.db.bind_tenant, on the connection at hand: this transaction now, later ones on begin."""
+    session.info[TENANT_KEY] = tenant_id
+    connection.execute(_BIND, (str(tenant_id),))
 
 
 def _user_principal(session: Session, token: str) -> tuple[uuid.UUID, Principal]:
@@ -53,22 +115,21 @@ def _user_principal(session: Session, token: str) -> tuple[uuid.UUID, Principal]
         claims = decode_token(token, "access")
     except InvalidToken as exc:
         raise Unauthorized("The access token is invalid or expired.") from exc
-    bind_tenant(session, claims.tenant_id)
-    row = session.execute(
-        select(User.is_active, Membership.role)
-        .join(Membership, Membership.user_id == User.id)
-        .where(User.id == claims.subject, User.tenant_id == claims.tenant_id)
-    ).one_or_none()
-    if row is None or not row.is_active:
+    connection = _connection(session)
+    _bind(session, connection, claims.tenant_id)
+    row = connection.execute(_USER_ROLE, (claims.subject, claims.tenant_id)).fetchone()
+    if row is None or not row[0]:
         raise Unauthorized("The user no longer has access to this tenant.")
-    return claims.tenant_id, Principal("user", claims.subject, Role(row.role))
+    return claims.tenant_id, Principal("user", claims.subject, Role(row[1]))
 
 
 def _api_key_principal(session: Session, key: str) -> tuple[uuid.UUID, Principal]:
     prefix = api_key_prefix(key)
+    connection = _connection(session)
     row = None
     if prefix:
-        row = session.execute(text("SELECT * FROM auth_api_key_by_prefix(:p)"), {"p": prefix}).one_or_none()
+        with connection.cursor(row_factory=namedtuple_row) as cursor:
+            row = cursor.execute(_API_KEY_BY_PREFIX, (prefix,)).fetchone()
     now = datetime.now(UTC)
     if (
         row is None
@@ -77,13 +138,9 @@ def _api_key_principal(session: Session, key: str) -> tuple[uuid.UUID, Principal
         or (row.expires_at is not None and row.expires_at <= now)
     ):
         raise Unauthorized("The API key is invalid, expired or revoked.")
-    bind_tenant(session, row.tenant_id)
-    session.execute(
-        update(ApiKey)
-        .where(ApiKey.id == row.id, ApiKey.tenant_id == row.tenant_id)
-        .where((ApiKey.last_used_at.is_(None)) | (ApiKey.last_used_at < now - _API_KEY_TOUCH_INTERVAL))
-        .values(last_used_at=now)
-    )
+    _bind(session, connection, row.tenant_id)
+    connection.execute(_API_KEY_TOUCH, {"now": now, "id": row.id, "tenant_id": row.tenant_id,
+                                        "stale": now - _API_KEY_TOUCH_INTERVAL})
     return row.tenant_id, Principal("api_key", row.id, Role(row.role))
 
 
@@ -128,7 +185,7 @@ class _Authorized:
     """`Authorized[Permission.x]` is a TenantContext whose role has been checked against the table."""
 
     def __class_getitem__(cls, permission: Permission):
-        def check(ctx: CurrentContext) -> TenantContext:
+        async def check(ctx: CurrentContext) -> TenantContext:  # no I/O: checked on the event loop
             authorize(ctx, permission)
             return ctx
 

@@ -2,9 +2,11 @@
 
 import hashlib
 import secrets
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Literal
 
 from argon2 import PasswordHasher
@@ -56,6 +58,35 @@ def create_token(subject: uuid.UUID, tenant_id: uuid.UUID, token_type: TokenType
 
 
 def decode_token(token: str, expected_type: TokenType) -> TokenClaims:
+    """The claims of a valid token of `expected_type`. A token's signature and fixed claims are verified
+    once and remembered (it is sent with every request); its expiry is checked on every call."""
+    global _verified_under
+    settings = get_settings()
+    if settings is not _verified_under:  # other settings (a secret, issuer or audience) verify afresh
+        _verified.cache_clear()
+        _verified_under = settings
+    claims, expires = _verified(token)
+    if expires < int(_now()):  # python-jose's rule: expired once `exp` is in the past
+        raise InvalidToken("Signature has expired.")
+    if claims.token_type != expected_type:
+        raise InvalidToken("wrong token type")
+    if expected_type == "refresh" and claims.family_id is None:
+        raise InvalidToken("refresh token without family")
+    return claims
+
+
+def _now() -> float:
+    return time.time()
+
+
+_verified_under: object = None
+
+
+@lru_cache(maxsize=4096)
+def _verified(token: str) -> tuple[TokenClaims, int]:
+    """Signature, algorithm, issuer, audience and the presence of every claim, checked by python-jose.
+    Raises InvalidToken (never cached). Keyed by the whole token, so only a token this process has
+    verified itself is ever served from here."""
     settings = get_settings()
     try:
         header = jwt.get_unverified_header(token)
@@ -71,20 +102,19 @@ def decode_token(token: str, expected_type: TokenType) -> TokenClaims:
         )
         if any(claim not in payload for claim in REQUIRED_CLAIMS):
             raise InvalidToken("missing claim")
-        if payload["typ"] != expected_type:
-            raise InvalidToken("wrong token type")
+        if payload["typ"] not in ("access", "refresh"):
+            raise InvalidToken("unknown token type")
         family = payload.get("fam")
-        if expected_type == "refresh" and not family:
-            raise InvalidToken("refresh token without family")
+        expires = int(payload["exp"])
         return TokenClaims(
             subject=uuid.UUID(payload["sub"]),
             tenant_id=uuid.UUID(payload["tid"]),
             token_type=payload["typ"],
             jti=uuid.UUID(payload["jti"]),
-            expires_at=datetime.fromtimestamp(payload["exp"], UTC),
+            expires_at=datetime.fromtimestamp(expires, UTC),
             family_id=uuid.UUID(family) if family else None,
-        )
-    except (JWTError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        ), expires
+    except (JWTError, ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
         raise InvalidToken(str(exc)) from exc
 
 
