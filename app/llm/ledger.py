@@ -13,36 +13,31 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from app.core.db import script_connection
+from app.core.db import Script, script_connection
 from app.llm.metrics import LLM_CALLS, LLM_COST, LLM_LATENCY, LLM_TOKENS
-from app.llm.prepared import PreparedScript
 from app.llm.prices import PRICE_TABLE_VERSION
 from app.llm.redact import redact
 
 # Both rows in one round trip: the log row, then its usage added to the day's row, both dated by the
 # transaction's now(). `request` and `response` arrive as JSON text (serialised already, to bound their size).
-_RECORD = PreparedScript("agentline_llm_record", {
-    "tenant_id": "uuid", "run_id": "uuid", "run_attempt": "integer", "agent": "text", "step": "text",
-    "attempt": "integer", "purpose": "text", "is_retry": "boolean", "provider": "text", "model": "text",
-    "prompt_key": "text", "prompt_version": "integer", "prompt_source": "text", "request": "jsonb",
-    "response": "jsonb", "input_tokens": "integer", "output_tokens": "integer", "cached_tokens": "integer",
-    "cost_usd": "numeric", "price_version": "text", "latency_ms": "double precision", "status": "text",
-    "error_code": "text", "error": "text",
-}, """
+_RECORD = Script("""
 WITH logged AS (
   INSERT INTO llm_logs (tenant_id, run_id, run_attempt, agent, step, attempt, purpose, is_retry, provider, model,
                         prompt_key, prompt_version, prompt_source, request, response, input_tokens, output_tokens,
                         cached_tokens, cost_usd, price_version, latency_ms, status, error_code, error)
-  VALUES (%(tenant_id)s, %(run_id)s, %(run_attempt)s, %(agent)s, %(step)s, %(attempt)s, %(purpose)s, %(is_retry)s,
-          %(provider)s, %(model)s, %(prompt_key)s, %(prompt_version)s, %(prompt_source)s, %(request)s,
-          %(response)s, %(input_tokens)s, %(output_tokens)s, %(cached_tokens)s, %(cost_usd)s, %(price_version)s,
-          %(latency_ms)s, %(status)s, %(error_code)s, %(error)s)
+  VALUES (%(tenant_id)s::uuid, %(run_id)s::uuid, %(run_attempt)s::integer, %(agent)s::text, %(step)s::text,
+          %(attempt)s::integer, %(purpose)s::text, %(is_retry)s::boolean, %(provider)s::text, %(model)s::text,
+          %(prompt_key)s::text, %(prompt_version)s::integer, %(prompt_source)s::text, %(request)s::jsonb,
+          %(response)s::jsonb, %(input_tokens)s::integer, %(output_tokens)s::integer, %(cached_tokens)s::integer,
+          %(cost_usd)s::numeric, %(price_version)s::text, %(latency_ms)s::double precision, %(status)s::text,
+          %(error_code)s::text, %(error)s::text)
   RETURNING id
 )
 INSERT INTO llm_usage_daily AS usage (tenant_id, day, agent, provider, calls, failed_calls, input_tokens,
                                       output_tokens, cached_tokens, cost_usd)
-VALUES (%(tenant_id)s, timezone('UTC', now())::date, coalesce(%(agent)s, ''), %(provider)s, 1,
-        (%(status)s <> 'ok')::integer, %(input_tokens)s, %(output_tokens)s, %(cached_tokens)s, %(cost_usd)s)
+VALUES (%(tenant_id)s::uuid, timezone('UTC', now())::date, coalesce(%(agent)s::text, ''), %(provider)s::text, 1,
+        (%(status)s::text <> 'ok')::integer, %(input_tokens)s::integer, %(output_tokens)s::integer,
+        %(cached_tokens)s::integer, %(cost_usd)s::numeric)
 ON CONFLICT (tenant_id, day, agent, provider) DO UPDATE SET
   calls = usage.calls + excluded.calls, failed_calls = usage.failed_calls + excluded.failed_calls,
   input_tokens = usage.input_tokens + excluded.input_tokens,

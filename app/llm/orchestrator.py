@@ -37,12 +37,11 @@ from sqlalchemy.exc import NoResultFound
 
 from app.agents.base import RunContext
 from app.core.config import Settings, get_settings
-from app.core.db import script_connection
+from app.core.db import Script, script_connection
 from app.core.redis import get_redis
 from app.llm import budgets, ledger
 from app.llm.breaker import CircuitBreaker
 from app.llm.config import LlmConfig, LlmConfigError, Target, resolve_config
-from app.llm.prepared import PreparedScript
 from app.llm.prices import cost_usd
 from app.llm.providers import ModelRequest, ModelResponse, ProviderError, get_provider
 from app.llm.schemas import Usd
@@ -101,17 +100,14 @@ def generation_of(output_model: type[OutputT]) -> type[Generation[OutputT]]:
 # The read before every call, one round trip: the tenant's settings, this month's usage, the prompt pointer
 # (with the tenant version's text) and, for a run's second attempt and later, how many attempts of this
 # step are on the books already (with a NULL run id that subquery is an empty scan of an index).
-_LOAD = PreparedScript(
-    "agentline_llm_call_read",
-    {"tenant_id": "uuid", "prompt_key": "text", "month_start": "date", "step": "text", "earlier_run_id": "uuid"},
-    f"""
+_LOAD = Script(f"""
 SELECT tenant.settings, usage.tokens, usage.cost_usd, pointer.source, pointer.version, pointer.system_template,
        pointer.user_template, pointer.description, pointer.created_at,
-       (SELECT count(*) FROM llm_logs WHERE run_id = %(earlier_run_id)s AND step = %(step)s) AS earlier
+       (SELECT count(*) FROM llm_logs WHERE run_id = %(earlier_run_id)s::uuid AND step = %(step)s::text) AS earlier
   FROM tenants AS tenant
  CROSS JOIN ({budgets.MONTH_USAGE_SQL}) AS usage
   LEFT JOIN ({prompts.POINTER_SQL}) AS pointer ON true
- WHERE tenant.id = %(tenant_id)s
+ WHERE tenant.id = %(tenant_id)s::uuid
 """)
 
 
