@@ -178,7 +178,7 @@ class _Publisher:
     trip, and confirms them in batches shortly after."""
 
     MAX_BATCH = 500
-    MAX_BACKLOG = 50_000  # beyond this (the broker has been away for long) the relay takes over
+    MAX_BACKLOG = 50_000  # messages committed beyond this are left to the relay
     CONFIRM_EVERY_SECONDS = 0.25
     CONFIRM_BATCH = 1000
 
@@ -189,8 +189,12 @@ class _Publisher:
         self._thread.start()
 
     def submit(self, messages: list[Pending]) -> bool:
-        if os.getpid() != self.pid or not self._thread.is_alive() or self._queue.qsize() > self.MAX_BACKLOG:
+        """False if this publisher cannot take them (another process forked it, or its thread is gone)."""
+        if os.getpid() != self.pid or not self._thread.is_alive():
             return False
+        if self._queue.qsize() > self.MAX_BACKLOG:  # the broker has been away for long: no request waits for it
+            log.warning("outbox_backlog_full", outbox_ids=[m.id for m in messages])
+            return True
         for message in messages:
             self._queue.put(message)
         return True

@@ -193,3 +193,17 @@ def test_the_application_runs_the_publisher_for_its_lifetime(migrated):
         running = outbox._publisher
         assert running is not None and running._thread.is_alive()
     assert outbox._publisher is None and not running._thread.is_alive()
+
+
+def test_with_the_publisher_s_backlog_full_a_commit_leaves_the_message_to_the_relay(committed_db, owner_engine,
+                                                                                   broker, publisher, monkeypatch):
+    """The broker has been away for long: the request neither waits for it nor queues more in memory."""
+    monkeypatch.setattr(outbox._Publisher, "MAX_BACKLOG", -1)  # full whatever its size
+    sends = []
+    monkeypatch.setattr(outbox, "send_many", lambda messages: sends.append(list(messages)))
+    marker = uuid.uuid4().hex
+    _commit(committed_db, {"marker": marker})
+    outbox.stop_publisher()
+    assert sends == []
+    [row] = _rows(owner_engine, marker)
+    assert row.published_at is None
