@@ -124,7 +124,7 @@ def send_many(messages: Iterable[tuple[str, str, dict[str, Any]]]) -> None:
     """Send Celery tasks (name, queue, kwargs), all in one pipelined Redis round trip.
 
     The task message is Celery's own (protocol 2, from `celery_app.amqp.as_task_v2`); it is put on the
-    queue's list exactly as kombu's Redis transport puts it (tests/core/test_outbox_wire.py holds the two
+    queue's list exactly as kombu's Redis transport puts it (tests/core/test_outbox.py holds the two
     side by side). Going through `send_task` instead costs about five times the CPU: per message it
     routes, declares, copies entities and builds a Redis client."""
     from workers.celery_app import celery_app
@@ -164,10 +164,6 @@ def _broker() -> redis.Redis:
     from workers.celery_app import celery_app
 
     return redis.Redis.from_url(celery_app.conf.broker_url, socket_timeout=5, socket_connect_timeout=5)
-
-
-def _send(message: OutboxMessage) -> None:
-    send_many([(message.task, message.queue, message.kwargs)])
 
 
 # --- the API's background publisher -----------------------------------------------------------
