@@ -102,10 +102,22 @@ _DIGIT_RULES: list[_Rule] = [
 
 
 def redact_text(text: str) -> str:
-    for may_match, pattern, replacement in _RULES:
-        if may_match(text):
+    return _redact_text(text, _ANYTHING)
+
+
+# For `_redact_text`: which pre-checks can pass, the three `_RULES` then the digit rules' common one.
+_ANYTHING = (True, True, True, True)
+
+
+def _redact_text(text: str, possible: tuple[bool, ...]) -> str:
+    """`possible[i]` False: rule i's pre-check fails on every string of the value being redacted, so on this
+    one too as long as no earlier rule has changed it (a replacement may contain what a later check looks
+    for, `[secret]` for instance); then the check is not run again."""
+    original = text
+    for (may_match, pattern, replacement), maybe in zip(_RULES, possible):
+        if (maybe or text != original) and may_match(text):
             text = pattern.sub(replacement, text)
-    if _PHONE_LIKE_RUN.search(text) is not None:
+    if (possible[3] or text != original) and _PHONE_LIKE_RUN.search(text) is not None:
         for may_match, pattern, replacement in _DIGIT_RULES:
             if may_match(text):
                 text = pattern.sub(replacement, text)
@@ -119,14 +131,39 @@ def _secret_key(key: str) -> bool:
 
 
 def redact(value: Any) -> Any:
-    """A copy of a JSON-like value with every string redacted and credential-named fields blanked."""
+    """A copy of a JSON-like value with every string redacted and credential-named fields blanked.
+
+    The rules' pre-checks run once over all the value's strings joined (a string's candidate is one of the
+    joined text, and the newline between strings starts none), not once per string: a request is a handful
+    of strings, most of which have no candidate for any rule."""
+    strings: list[str] = []
+    _strings(value, strings)
+    if not strings:
+        return _redacted(value, _ANYTHING)
+    joined = "\n".join(strings)
+    possible = (*(may_match(joined) for may_match, _, _ in _RULES), _PHONE_LIKE_RUN.search(joined) is not None)
+    return _redacted(value, possible)
+
+
+def _strings(value: Any, out: list[str]) -> None:
     if isinstance(value, str):
-        return redact_text(value)
+        out.append(value)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _strings(item, out)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            _strings(item, out)
+
+
+def _redacted(value: Any, possible: tuple[bool, ...]) -> Any:
+    if isinstance(value, str):
+        return _redact_text(value, possible)
     if isinstance(value, dict):
         return {
-            key: SECRET if isinstance(key, str) and _secret_key(key) and item else redact(item)
+            key: SECRET if isinstance(key, str) and _secret_key(key) and item else _redacted(item, possible)
             for key, item in value.items()
         }
     if isinstance(value, (list, tuple)):
-        return [redact(item) for item in value]
+        return [_redacted(item, possible) for item in value]
     return value

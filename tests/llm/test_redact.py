@@ -51,3 +51,34 @@ def test_structures_are_walked_and_credential_fields_blanked():
         "max_tokens": 512,
         "nested": [["tuple", "call [phone]"]],
     }
+
+
+SAMPLES = [
+    "write to jane.doe+sales@acme.co.uk today", "call +1 (415) 555-2671 now", "card 4111 1111 1111 1111 exp 12/27",
+    "key sk-proj-AbCdEfGhIjKlMnOpQrStUv123", "aws AKIAIOSFODNN7EXAMPLE ok", "api_key=abcd1234 and password: hunter22",
+    "Authorization: Bearer abc.def-ghi_jkl", "Order 1234567890123 for 12000.00 EUR, 1 500 units",
+    "The token budget is exhausted; the password reset link expired.", "Score 82/100, bucket hot",
+    "secret", "=abcd1234", "sk-", "4111 1111", "1111 1111", "", "plain words only",
+]
+
+
+def _per_string(value):
+    """The reference: every string redacted on its own, with every pre-check."""
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, dict):
+        return {k: "[secret]" if k in ("api_key", "Authorization") and v else _per_string(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_per_string(item) for item in value]
+    return value
+
+
+@pytest.mark.parametrize("first", range(len(SAMPLES)))
+def test_a_structure_is_redacted_exactly_as_each_of_its_strings_alone(first):
+    # Pre-checks run once over a structure's strings joined: the result must not depend on the neighbours.
+    for second in range(len(SAMPLES)):
+        for value in ({"system": SAMPLES[first], "messages": [{"role": "user", "content": SAMPLES[second]}],
+                       "n": 3, "api_key": "x"},
+                      [SAMPLES[first], SAMPLES[second]], (SAMPLES[second], {"x": SAMPLES[first]}),
+                      SAMPLES[first] + SAMPLES[second]):
+            assert redact(value) == _per_string(value), value
