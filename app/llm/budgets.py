@@ -85,13 +85,13 @@ def exceeded(config: LlmConfig, usage: MonthUsage) -> str | None:
     return None
 
 
-def enforce_now(connection: psycopg.Connection, tenant_id: uuid.UUID, config: LlmConfig) -> None:
-    """`check_budget` for a known configuration in one round trip (a script on a driver connection that is
-    not inside a transaction): before the second and later attempts of a model call."""
+def usage_now(connection: psycopg.Connection, tenant_id: uuid.UUID, config: LlmConfig) -> MonthUsage | None:
+    """This month's usage in one round trip (a script on a driver connection in no transaction), or None when
+    `config` sets no budget: what the second and later attempts of a model call check before they are made."""
     if config.monthly_tokens is None and config.monthly_cost_usd is None:
-        return
+        return None
     ((tokens, cost),) = _MONTH_USAGE.run(connection, tenant_id, {"month_start": month_start()})
-    enforce(config, MonthUsage(int(tokens), Decimal(cost)))
+    return MonthUsage(int(tokens), Decimal(cost))
 
 
 def check_budget(session: Session, tenant_id: uuid.UUID, config: LlmConfig | None = None) -> None:

@@ -13,6 +13,8 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
+import psycopg
+
 from app.core.db import Script, script_connection
 from app.llm.metrics import LLM_CALLS, LLM_COST, LLM_LATENCY, LLM_TOKENS
 from app.llm.prices import PRICE_TABLE_VERSION
@@ -84,8 +86,9 @@ def _bounded(value: dict[str, Any] | None, limit: int) -> str | None:
     return json.dumps({"truncated": True, "chars": len(text), "head": text[:limit]}, ensure_ascii=False)
 
 
-def record(attempt: Attempt, *, max_chars: int) -> int:
-    """Store one attempt (redacted, bounded) and add it to the daily usage; returns the llm_logs id."""
+def record(attempt: Attempt, *, max_chars: int, connection: psycopg.Connection | None = None) -> int:
+    """Store one attempt (redacted, bounded) and add it to the daily usage; returns the llm_logs id. On
+    `connection` (a driver connection in no transaction) if given, else on one checked out of the pool."""
     values = {
         "run_id": attempt.run_id, "run_attempt": attempt.run_attempt, "agent": attempt.agent, "step": attempt.step,
         "attempt": attempt.attempt, "purpose": attempt.purpose, "is_retry": attempt.is_retry,
@@ -98,7 +101,10 @@ def record(attempt: Attempt, *, max_chars: int) -> int:
         "error": attempt.error[:2000] if attempt.error else None,
     }
     # In a worker this commit follows WORKER_SYNCHRONOUS_COMMIT like the rest of an attempt's bookkeeping.
-    with script_connection() as connection:
+    if connection is None:
+        with script_connection() as checked_out:
+            ((log_id,),) = _RECORD.run(checked_out, attempt.tenant_id, values)
+    else:
         ((log_id,),) = _RECORD.run(connection, attempt.tenant_id, values)
     _observe(attempt)
     return log_id

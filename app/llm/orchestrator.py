@@ -23,13 +23,15 @@ PermanentError; providers that are down or rate limited are TransientError (the 
 
 import random
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any, Generic, NamedTuple, TypeVar
 
+import psycopg
 import structlog
 from pydantic import BaseModel
 from redis import Redis
@@ -83,7 +85,7 @@ def generate(ctx: RunContext, *, step: str, prompt_key: str, variables: dict[str
              output_model: type[OutputT], validators: Sequence[Validator] = ()) -> Generation[OutputT]:
     def call(_session: Any) -> dict[str, Any]:
         # The step's session is not used: holding its transaction open for the length of a model call would
-        # pin a connection for nothing. Reads and log writes use their own short transactions.
+        # pin a connection for nothing. Reads and log writes are short transactions of their own (_Connection).
         return _Call(ctx, step, prompt_key, variables, output_model, validators, get_settings()).run()
 
     stored = ctx.step(step, call)
@@ -133,6 +135,46 @@ def _breaker(provider: str, endpoint: str, threshold: int, cooldown_seconds: flo
                           trial_timeout_seconds=trial_timeout_seconds, client=client)
 
 
+# A connection used less than this long ago is used again without the pool's ping (the same bypass window as
+# HikariCP's default): it has just proved to be alive.
+REUSE_WINDOW_SECONDS = 0.5
+
+
+class _Connection:
+    """The pooled connection one call's scripts run on: its read, budget checks and log rows.
+
+    Each script is its own transaction; between them the connection is idle, in no transaction, so holding it
+    locks nothing and pins no snapshot. Reused within REUSE_WINDOW_SECONDS of its last script, it saves a
+    call the pool's checkout and ping (a round trip) for its log row; after a longer model call (or backoff)
+    it is returned to the pool and a fresh one checked out, pinged, as if the call had checked out each time.
+    A script that fails returns it too, so a broken connection is never used twice."""
+
+    def __init__(self) -> None:
+        self._checkout: AbstractContextManager[psycopg.Connection] | None = None
+        self._connection: psycopg.Connection | None = None
+        self._used_at = 0.0
+
+    @contextmanager
+    def use(self) -> Iterator[psycopg.Connection]:
+        if self._connection is not None and time.monotonic() - self._used_at > REUSE_WINDOW_SECONDS:
+            self.release()
+        if self._connection is None:
+            checkout = script_connection()
+            self._connection = checkout.__enter__()
+            self._checkout = checkout
+        try:
+            yield self._connection
+        except BaseException:
+            self.release()
+            raise
+        self._used_at = time.monotonic()
+
+    def release(self) -> None:
+        if self._checkout is not None:
+            checkout, self._checkout, self._connection = self._checkout, None, None
+            checkout.__exit__(None, None, None)
+
+
 @dataclass
 class _Answer:
     response: ModelResponse
@@ -167,8 +209,15 @@ class _Call:
     retrying: bool = False
     spent: dict[str, Any] = field(default_factory=lambda: {"input": 0, "output": 0, "cached": 0,
                                                            "cost": Decimal(0)})
+    db: _Connection = field(default_factory=_Connection)
 
     def run(self) -> dict[str, Any]:
+        try:
+            return self._run()
+        finally:
+            self.db.release()
+
+    def _run(self) -> dict[str, Any]:
         self.config, self.prompt, earlier_attempts = self._load()
         self.retrying = earlier_attempts > 0
         try:
@@ -200,7 +249,7 @@ class _Call:
     def _load(self) -> tuple[LlmConfig, Prompt, int]:
         """Tenant settings, the active prompt and this month's usage in one round trip, then the first budget
         check: the read every call makes."""
-        with script_connection() as connection:
+        with self.db.use() as connection:
             rows = _LOAD.run(connection, self.ctx.tenant_id, {
                 "prompt_key": self.prompt_key, "month_start": budgets.month_start(), "step": self.step,
                 "earlier_run_id": self.ctx.run_id if self.ctx.attempt > 1 else None,
@@ -283,8 +332,10 @@ class _Call:
                 return _Failure(target, "circuit_open", f"{target.provider}: circuit breaker open", True,
                                 permit.retry_after or self.settings.llm_breaker_cooldown_seconds)
             if self.attempts:  # the first attempt's check was part of _load
-                with script_connection() as connection:
-                    budgets.enforce_now(connection, self.ctx.tenant_id, self.config)
+                with self.db.use() as connection:
+                    usage = budgets.usage_now(connection, self.ctx.tenant_id, self.config)
+                if usage is not None:
+                    budgets.enforce(self.config, usage)
             self.attempts += 1
             is_retry = self.retrying and purpose == "generate"
             started = time.perf_counter()
@@ -331,14 +382,14 @@ class _Call:
         response = answered.response
         cost = self._account(target, response)
         problem = errors or issues
-        ledger.record(self._attempt(
+        self._record(self._attempt(
             target, request, purpose, answered.latency_ms, answered.is_retry, attempt=answered.attempt,
             response={"text": response.text, "finish_reason": response.finish_reason, "id": response.response_id},
             tokens=(response.input_tokens, response.output_tokens, response.cached_tokens), cost=cost,
             status="invalid_output" if problem else "ok",
             error_code=("schema_validation" if errors else "business_rules") if problem else None,
             error="; ".join(problem) or None,
-        ), max_chars=self.settings.llm_log_max_chars)
+        ))
         if problem:
             self.retrying = True
 
@@ -346,10 +397,14 @@ class _Call:
                      exc: ProviderError) -> None:
         log.warning("llm_call_failed", provider=target.provider, model=target.model, code=exc.code,
                     status=exc.status, retry_after=exc.retry_after, purpose=purpose)
-        ledger.record(self._attempt(
+        self._record(self._attempt(
             target, request, purpose, latency_ms, is_retry, attempt=self.attempts, response=None, tokens=(0, 0, 0),
             cost=Decimal(0), status="error", error_code=exc.code, error=exc.message,
-        ), max_chars=self.settings.llm_log_max_chars)
+        ))
+
+    def _record(self, attempt: ledger.Attempt) -> None:
+        with self.db.use() as connection:
+            ledger.record(attempt, max_chars=self.settings.llm_log_max_chars, connection=connection)
 
     def _attempt(self, target: Target, request: ModelRequest, purpose: str, latency_ms: float, is_retry: bool, *,
                  attempt: int, response: dict[str, Any] | None, tokens: tuple[int, int, int], cost: Decimal,
