@@ -4,8 +4,8 @@
 (b) layer:  `generate()` with a run context that stores nothing: configuration, prompt and budget check (one
             transaction in one round trip, after the pool's checkout ping), render, circuit breaker (Redis),
             the same provider call, JSON parse and schema validation, the llm_logs row with its usage
-            increment (the same again). This is the orchestration overhead the target (< 2 ms median) is
-            about.
+            increment (one round trip on the same connection: it follows the read within 0.5 s). This is
+            the orchestration overhead the target (< 2 ms median) is about.
 (c) + step: `generate()` inside the engine's own ExecutionContext, which also commits the step record.
 
 The calls are interleaved (a, b, c, a, b, c, …) in rounds so that all three see the same machine load, and
