@@ -134,7 +134,7 @@ WITH prior AS (
     WHERE id = %(run_id)s AND tenant_id = %(tenant_id)s AND status IN ({states}) {fence} {condition}
     FOR UPDATE
 ), moved AS (
-    UPDATE agent_runs r SET {sets} FROM prior WHERE r.id = prior.id
+    UPDATE agent_runs r SET {sets} FROM prior WHERE r.id = %(run_id)s AND r.id = prior.id
     RETURNING r.*, prior.status AS from_status
 ), event AS (
     INSERT INTO run_events (tenant_id, run_id, from_status, to_status, attempt, detail)
