@@ -7,6 +7,7 @@ tenant rows at all (the RLS policies compare against NULL).
 """
 
 import re
+import time
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -14,8 +15,9 @@ from functools import lru_cache
 from typing import Any
 
 import psycopg
-from psycopg.pq import TransactionStatus
+from psycopg.pq import ExecStatus, TransactionStatus
 from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.config import get_settings
@@ -47,13 +49,39 @@ def get_engine() -> Engine:
     options = f"-c statement_timeout={settings.db_statement_timeout_ms}"
     if _worker_process:
         options += f" -c synchronous_commit={settings.worker_synchronous_commit}"
-    return create_engine(
+    engine = create_engine(
         resolved_urls(settings).database_url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
-        pool_pre_ping=True,
         connect_args={"options": options},
     )
+    _ping_idle_connections(engine)
+    return engine
+
+
+# A pooled connection is pinged on checkout (SQLAlchemy's "pessimistic" disconnect handling, in its
+# event-based form) unless it was in use a moment ago: under load a connection goes back and forth many
+# times a second, and a ping per checkout was a round trip per request, per run attempt, per model call.
+PING_AFTER_IDLE_SECONDS = 0.5
+
+
+def _ping_idle_connections(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _connected(dbapi_connection, record) -> None:
+        record.info["returned_at"] = time.monotonic()
+
+    @event.listens_for(engine, "checkin")
+    def _returned(dbapi_connection, record) -> None:
+        record.info["returned_at"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_connection, record, proxy) -> None:
+        if time.monotonic() - record.info.get("returned_at", 0.0) < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:  # the pool discards this connection and checks out another
+            raise DisconnectionError("the pooled connection failed its ping") from exc
 
 
 @lru_cache
@@ -124,7 +152,7 @@ class Script:
             with connection.pipeline():
                 for statement, parametrised in zip(self.statements, self._parametrised, strict=True):
                     cursor = connection.execute(statement, values if parametrised else None)
-            return cursor.fetchall() if cursor.description is not None else []
+            return cursor.fetchall() if cursor.pgresult is not None and cursor.pgresult.status == ExecStatus.TUPLES_OK else []
         finally:
             connection.autocommit = False
 

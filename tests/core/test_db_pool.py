@@ -1,0 +1,45 @@
+"""The pool pings a connection on checkout only when it has been idle (app.core.db.PING_AFTER_IDLE_SECONDS):
+a connection whose server process died while it sat idle is replaced, not handed out."""
+
+import time
+
+from sqlalchemy import create_engine, text
+
+from app.core import db
+
+
+def _engine(url: str):
+    engine = create_engine(url, pool_size=1, max_overflow=0)
+    db._ping_idle_connections(engine)
+    return engine
+
+
+def _backend_pid(engine) -> int:
+    with engine.connect() as connection:
+        return connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+
+
+def test_an_idle_connection_whose_server_process_died_is_replaced_on_checkout(migrated, owner_engine):
+    engine = _engine(migrated["database_url"])
+    try:
+        first = _backend_pid(engine)
+        with owner_engine.connect() as owner:
+            assert owner.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first}).scalar_one()
+        time.sleep(db.PING_AFTER_IDLE_SECONDS + 0.1)
+        assert _backend_pid(engine) != first  # the ping failed, the pool connected afresh, the query ran
+    finally:
+        engine.dispose()
+
+
+def test_a_connection_returned_a_moment_ago_is_not_pinged_again(migrated, monkeypatch):
+    engine = _engine(migrated["database_url"])
+    pings = []
+    real_ping = engine.dialect.do_ping
+    monkeypatch.setattr(engine.dialect, "do_ping", lambda connection: pings.append(1) or real_ping(connection))
+    try:
+        first = _backend_pid(engine)   # a new connection: just connected, no ping
+        assert _backend_pid(engine) == first and pings == []
+        time.sleep(db.PING_AFTER_IDLE_SECONDS + 0.1)
+        assert _backend_pid(engine) == first and pings == [1]
+    finally:
+        engine.dispose()
