@@ -59,12 +59,14 @@ class Processes:
     def __init__(self, logs: Path):
         self.logs = logs
         self.running: list[subprocess.Popen] = []
+        self.named: dict[str, subprocess.Popen] = {}
 
     def spawn(self, name: str, argv: list[str], **env: str) -> subprocess.Popen:
         log = open(self.logs / f"{name}.log", "ab")
         process = subprocess.Popen([sys.executable, *argv], env={**os.environ, **env}, cwd=PROJECT_ROOT,
                                    stdout=log, stderr=subprocess.STDOUT)
         self.running.append(process)
+        self.named[name] = process
         return process
 
     def celery(self, name: str, app: str, *args: str, **env: str) -> subprocess.Popen:
@@ -79,6 +81,7 @@ class Processes:
             except subprocess.TimeoutExpired:
                 process.kill()
         self.running.clear()
+        self.named.clear()
 
 
 def wait_for(predicate, timeout: float, what: str) -> None:
@@ -92,3 +95,56 @@ def wait_for(predicate, timeout: float, what: str) -> None:
 
 def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1] if len(values) > 1 else values[0]
+
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+class CpuMeter:
+    """CPU seconds (user + system, from /proc) spent by this process, its children grouped by the name
+    they were spawned under, the PostgreSQL processes serving `database`, and redis-server: what one
+    side of a benchmark cost in CPU, not only in wall time. Linux only; elsewhere it reports nothing."""
+
+    def __init__(self, procs: "Processes", database: str):
+        self.procs, self.database = procs, database
+        self.start: dict[str, float] = {}
+
+    def _sample(self) -> dict[str, float]:
+        if not Path("/proc/self/stat").exists():
+            return {}
+        groups = {str(os.getpid()): "bench client"}
+        for name, process in self.procs.named.items():
+            groups[str(process.pid)] = name.rsplit("-", 1)[-1]  # noop-worker and engine-worker are both "worker"
+        totals: dict[str, float] = {}
+        parents: dict[str, str] = {}
+        stats: dict[str, tuple[str, float]] = {}
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                stat = Path(f"/proc/{pid}/stat").read_text()
+                command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            fields = stat.rsplit(")", 1)[1].split()
+            parents[pid] = fields[1]
+            stats[pid] = (command, (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS)
+        for pid, (command, seconds) in stats.items():
+            group, ancestor = None, pid
+            for _ in range(4):  # a pool child's parent is the worker's main process
+                if ancestor in groups:
+                    group = groups[ancestor]
+                    break
+                ancestor = parents.get(ancestor, "")
+            if group is None and command.startswith("postgres:") and f" {self.database} " in command:
+                group = "postgres"
+            elif group is None and "redis-server" in command:
+                group = "redis"
+            if group:
+                totals[group] = totals.get(group, 0.0) + seconds
+        return totals
+
+    def begin(self) -> None:
+        self.start = self._sample()
+
+    def per_item_ms(self, items: int) -> dict[str, float]:
+        end = self._sample()
+        return {group: (seconds - self.start.get(group, 0.0)) / items * 1000 for group, seconds in end.items()}

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import httpx
 import redis
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 
-from bench._harness import Processes, percentile, scratch_database, wait_for
+from bench._harness import CpuMeter, Processes, percentile, scratch_database, wait_for
 
 
 def measure_raw(urls: dict[str, str], procs: Processes, tasks: int, concurrency: int) -> dict[str, float]:
@@ -33,6 +33,8 @@ def measure_raw(urls: dict[str, str], procs: Processes, tasks: int, concurrency:
     app.send_task("bench.noop", args=["warmup"], queue="bench")
     wait_for(lambda: done.hexists("bench:done", "warmup"), 60, "the raw worker")
     done.delete("bench:done")
+    meter = CpuMeter(procs, _database(urls))
+    meter.begin()
     sent: dict[str, float] = {}
     for i in range(tasks):
         marker = f"t{i}"
@@ -40,9 +42,10 @@ def measure_raw(urls: dict[str, str], procs: Processes, tasks: int, concurrency:
         app.send_task("bench.noop", args=[marker], queue="bench")
     wait_for(lambda: done.hlen("bench:done") >= tasks, 300, "raw tasks")
     finished = {k.decode(): float(v) for k, v in done.hgetall("bench:done").items()}
+    cpu = meter.per_item_ms(tasks)
     latencies = [finished[m] - sent[m] for m in sent]
     return {"per_second": tasks / (max(finished.values()) - min(sent.values())),
-            "p50_ms": percentile(latencies, 50) * 1000, "p99_ms": percentile(latencies, 99) * 1000}
+            "p50_ms": percentile(latencies, 50) * 1000, "p99_ms": percentile(latencies, 99) * 1000, "cpu": cpu}
 
 
 def measure_engine(urls: dict[str, str], procs: Processes, runs: int, concurrency: int, clients: int) -> dict[str, float]:
@@ -105,9 +108,12 @@ def measure_engine(urls: dict[str, str], procs: Processes, runs: int, concurrenc
         # over the primary key for a single-run lookup; autovacuum would analyse it within a minute.
         connection.execute(text("ANALYZE agent_runs, run_steps, run_events, outbox"))
         connection.execute(text("DELETE FROM agent_runs"))
+    meter = CpuMeter(procs, _database(urls))
+    meter.begin()
     with ThreadPoolExecutor(max_workers=clients) as pool:
         posted = {run_id: started for started, run_id in pool.map(post, (f"m{i}" for i in range(runs)))}
     wait_for(lambda: finished_count() >= runs, 600, "echo runs")
+    cpu = meter.per_item_ms(runs)
     with engine.connect() as connection:
         rows = connection.execute(text(
             "SELECT id::text, status, extract(epoch FROM finished_at)::float8 FROM agent_runs")).all()
@@ -115,7 +121,11 @@ def measure_engine(urls: dict[str, str], procs: Processes, runs: int, concurrenc
     assert all(status == "succeeded" for _, status, _ in rows), "a benchmark run did not succeed"
     latencies = [finished - posted[run_id] for run_id, _, finished in rows]
     return {"per_second": runs / (max(f for *_, f in rows) - min(posted.values())),
-            "p50_ms": percentile(latencies, 50) * 1000, "p99_ms": percentile(latencies, 99) * 1000}
+            "p50_ms": percentile(latencies, 50) * 1000, "p99_ms": percentile(latencies, 99) * 1000, "cpu": cpu}
+
+
+def _database(urls: dict[str, str]) -> str:
+    return make_url(urls["DATABASE_URL"]).database
 
 
 def main() -> None:
@@ -147,6 +157,14 @@ def main() -> None:
     print(f"{'(a) raw Celery no-op':28}{med(raw, 'per_second'):12.1f}{med(raw, 'p50_ms'):10.1f}{med(raw, 'p99_ms'):10.1f}")
     print(f"{'(b) echo runs via API':28}{med(eng, 'per_second'):12.1f}{med(eng, 'p50_ms'):10.1f}{med(eng, 'p99_ms'):10.1f}")
     print(f"throughput ratio (b)/(a): {med(eng, 'per_second') / med(raw, 'per_second'):.2f}")
+    groups = sorted({group for result in raw + eng for group in result["cpu"]})
+    if groups:
+        print("CPU ms per task (a) / per run (b), by process group, medians (the wall time above is 2 CPUs' worth):")
+        for group in groups:
+            print(f"  {group:24}{statistics.median(r['cpu'].get(group, 0.0) for r in raw):8.2f}"
+                  f"{statistics.median(r['cpu'].get(group, 0.0) for r in eng):8.2f}")
+        print(f"  {'total':24}{statistics.median(sum(r['cpu'].values()) for r in raw):8.2f}"
+              f"{statistics.median(sum(r['cpu'].values()) for r in eng):8.2f}")
 
 
 if __name__ == "__main__":
