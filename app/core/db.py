@@ -143,14 +143,17 @@ class Script:
         self.statements = [_BIND_TENANT, *statements]
         self._parametrised = ["%(" in statement for statement in self.statements]
 
-    def run(self, connection: psycopg.Connection, tenant_id: uuid.UUID, params: Mapping[str, Any] | None = None) -> list[tuple]:
+    def run(self, connection: psycopg.Connection, tenant_id: uuid.UUID | None,
+            params: Mapping[str, Any] | None = None) -> list[tuple]:
+        """Run the script bound to `tenant_id`; None binds no tenant (for tables without tenant rows)."""
         if connection.info.transaction_status != TransactionStatus.IDLE:
             raise RuntimeError("a script runs as its own transaction; this connection is inside another one")
         values = {**(params or {}), "tenant_id": str(tenant_id)}
+        first = 0 if tenant_id is not None else 1  # statement 0 is the tenant binding
         connection.autocommit = True  # no BEGIN: the statements up to the Sync are one implicit transaction
         try:
             with connection.pipeline():
-                for statement, parametrised in zip(self.statements, self._parametrised, strict=True):
+                for statement, parametrised in zip(self.statements[first:], self._parametrised[first:], strict=True):
                     cursor = connection.execute(statement, values if parametrised else None)
             return cursor.fetchall() if cursor.pgresult is not None and cursor.pgresult.status == ExecStatus.TUPLES_OK else []
         finally:

@@ -45,12 +45,11 @@ _INSERT = text(
     "VALUES (:task, :queue, CAST(:kwargs AS jsonb), :countdown, :available_at, 0) RETURNING id"
 )
 # Losing a confirmation in a database crash only means one more (harmless) publish by the relay, so it
-# does not wait for the WAL flush. The outbox holds no tenant data: the script is bound to no tenant.
+# does not wait for the WAL flush. The outbox holds no tenant rows: the script binds no tenant.
 _CONFIRM = Script(
     "SELECT set_config('synchronous_commit', 'off', true);\n"
     "UPDATE outbox SET published_at = now() WHERE id = ANY(%(ids)s::bigint[]) AND published_at IS NULL"
 )
-_NO_TENANT = uuid.UUID(int=0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +111,7 @@ def confirm(outbox_ids: list[int]) -> None:
         return
     try:
         with script_connection() as connection:
-            _CONFIRM.run(connection, _NO_TENANT, {"ids": outbox_ids})
+            _CONFIRM.run(connection, None, {"ids": outbox_ids})
     except Exception:
         log.warning("outbox_confirm_failed", outbox_ids=outbox_ids, exc_info=True)
 

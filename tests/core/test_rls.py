@@ -337,3 +337,12 @@ def test_a_script_refuses_to_run_inside_an_open_transaction(two_tenants, raw_eng
         connection.execute(text("SELECT 1"))  # SQLAlchemy has begun a transaction on this connection
         with pytest.raises(RuntimeError, match="own transaction"):
             Script("SELECT 1").run(driver_connection(connection), two_tenants.a)
+
+
+def test_a_script_without_a_tenant_binds_none_and_sees_no_tenant_rows(two_tenants, raw_engine):
+    from app.core.db import Script, driver_connection
+
+    with raw_engine.connect() as connection:
+        assert Script("SELECT count(*) FROM users;\nSELECT current_setting('app.tenant_id', true)").run(
+            driver_connection(connection), None) in ([(None,)], [("",)])
+        assert Script("SELECT count(*) FROM users").run(driver_connection(connection), None) == [(0,)]
