@@ -123,10 +123,15 @@ def claim(connection: Connection, run_id: uuid.UUID, tenant_id: uuid.UUID,
     return run, recorded or {}
 
 
+def _sessions_on(connection: Connection) -> Callable[[], Session]:
+    """Sessions on the attempt's own connection (the same checkout as its scripts)."""
+    return partial(get_sessionmaker(), bind=connection)
+
+
 def _defer_if_capped(connection: Connection, run_id: uuid.UUID, tenant_id: uuid.UUID, now: datetime) -> None:
     """Nothing was claimed. If the run is still waiting for this delivery, the tenant was at its cap of
     running runs: deliver again a little later."""
-    with session_scope(tenant_id, partial(get_sessionmaker(), bind=connection)) as session:
+    with session_scope(tenant_id, _sessions_on(connection)) as session:
         run = session.get(AgentRun, run_id, with_for_update=True)
         if (run is None or run.status not in (S.queued, S.retry_scheduled) or run.cancel_requested
                 or (run.next_attempt_at is not None and run.next_attempt_at > now)):
@@ -335,7 +340,7 @@ def execute(run_id: uuid.UUID, tenant_id: uuid.UUID, worker: str) -> str | None:
         heartbeat = Heartbeat(run)
         heartbeat.start()
         ctx = ExecutionContext(run.id, run.tenant_id, run.agent, run.attempt, TenantContext.system(run.tenant_id),
-                               heartbeat, partial(get_sessionmaker(), bind=connection), recorded, connection)
+                               heartbeat, _sessions_on(connection), recorded, connection)
         started = time.perf_counter()
         try:
             outcome = _run_agent(agent, ctx, run.input)
@@ -409,7 +414,7 @@ def _record_outcome(connection: Connection, run: Claimed, kind: str, value: Any)
 def _schedule_retry(connection: Connection, run: Claimed, error: dict[str, Any], retry_after: float | None) -> str | None:
     """running → retry_scheduled and the delayed delivery, in one transaction (the outbox holds the delay)."""
     delay = backoff_seconds(run.attempt, retry_after)
-    with session_scope(run.tenant_id, partial(get_sessionmaker(), bind=connection)) as session:
+    with session_scope(run.tenant_id, _sessions_on(connection)) as session:
         held = session.get(AgentRun, run.id)
         if held is None or held.status != S.running or held.attempt != run.attempt:
             return _fenced("transient")

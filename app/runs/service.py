@@ -95,8 +95,7 @@ def accept_run(session: Session, ctx: TenantContext, agent_name: str, payload: d
     }
 
 
-# The run, its creation event (as app.runs.state.record_creation would add it: from nothing to queued,
-# attempt 0, no detail) and its immediate outbox record, in one statement and one round trip, sent by
+# The run, its creation event (from nothing to queued, attempt 0, no detail) and its immediate outbox record, in one statement and one round trip, sent by
 # psycopg itself (prepared once it is frequent). Row-level security checks each row against the
 # transaction's tenant binding; the event's foreign key to the run is checked at the end of the
 # statement, when the run is there.

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.core.metrics import RUNS_FINISHED
-from app.models import AgentRun, RunEvent
+from app.models import AgentRun
 
 
 class RunStatus(StrEnum):
@@ -149,11 +149,6 @@ def transition_params(run_id: uuid.UUID, tenant_id: uuid.UUID, now: datetime, va
               for key, value in values.items()}
     return {**params, **extra, "run_id": run_id, "tenant_id": tenant_id, "now": now, "held_attempt": held_attempt,
             "detail": Jsonb(detail) if detail is not None else None}
-
-
-def record_creation(session: Session, run: AgentRun) -> None:
-    session.add(RunEvent(tenant_id=run.tenant_id, run_id=run.id, from_status=None, to_status=run.status,
-                         attempt=run.attempt, detail=None))
 
 
 def event_detail(**values: Any) -> dict[str, Any]:

@@ -1,7 +1,6 @@
 """POST /agents/{agent}/run: what one accept writes, in which tenant, and when the 202 may leave."""
 
 import asyncio
-import json
 import uuid
 from datetime import datetime
 
@@ -14,6 +13,7 @@ from app.core.context import TenantContext
 from app.core.db import bind_tenant
 from app.models import AgentRun, OutboxMessage, RunEvent
 from app.runs import service
+from tests.asgi import call_until_response_starts
 from tests.builders import committed_tenant, make_tenant
 
 RUN = "/api/v1/agents/echo/run"
@@ -82,33 +82,7 @@ def test_the_202_leaves_only_after_the_run_and_its_outbox_record_are_committed(c
                 "SELECT count(*) FROM agent_runs r JOIN outbox o ON o.kwargs->>'run_id' = r.id::text "
                 "WHERE r.tenant_id = :t"), {"t": tenant.id}).scalar_one())
 
-    status = asyncio.run(_call(create_app(), RUN, tenant.headers(Role.operator), {"input": {"message": "hi"}}, look))
+    status = asyncio.run(call_until_response_starts(create_app(), "POST", RUN, tenant.headers(Role.operator), {"input": {"message": "hi"}}, look))
     assert status == 202 and seen == [1]
 
 
-async def _call(app, path: str, headers: dict[str, str], body: dict, on_response_start) -> int:
-    payload = json.dumps(body).encode()
-    scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
-        "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
-        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()),
-                    *((k.lower().encode(), v.encode()) for k, v in headers.items())],
-        "client": ("127.0.0.1", 50000), "server": ("testserver", 80), "state": {},
-    }
-    status = {}
-    sent = False
-
-    async def receive():
-        nonlocal sent
-        if sent:
-            await asyncio.sleep(3600)
-        sent = True
-        return {"type": "http.request", "body": payload, "more_body": False}
-
-    async def send(message):
-        if message["type"] == "http.response.start":
-            status["code"] = message["status"]
-            on_response_start()
-
-    await app(scope, receive, send)
-    return status["code"]
