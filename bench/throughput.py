@@ -3,6 +3,8 @@
 (a) raw: no-op Celery tasks (acks_late, prefetch 1, prefork) → tasks/s and send→done latency.
 (b) engine: `echo` runs through the HTTP API, the outbox, a worker and PostgreSQL → runs/s and
     POST→terminal latency.
+(c) the durable work of (b) without HTTP or Celery: runs accepted and executed in this process → CPU per
+    run, and the ratio (b)/(a) could reach at most with a free HTTP layer.
 Prints medians and p99s and the ratio (b)/(a). Usage:  python -m bench.throughput [--runs 1000] [--concurrency 2]
 """
 
@@ -124,6 +126,42 @@ def measure_engine(urls: dict[str, str], procs: Processes, runs: int, concurrenc
             "p50_ms": percentile(latencies, 50) * 1000, "p99_ms": percentile(latencies, 99) * 1000, "cpu": cpu}
 
 
+def measure_durable_work(urls: dict[str, str], runs: int, clients: int) -> dict[str, float]:
+    """(c): what a run costs beyond an HTTP request and a Celery delivery, by the engine's own functions in
+    this process: runs accepted by `clients` threads (the run, its event and its outbox record committed,
+    published and confirmed in batches by the publisher thread, as in the API), then executed (claim,
+    two steps, outcome) one after the other."""
+    from app.core import db, outbox
+    from app.core.context import TenantContext
+    from app.core.redis import get_redis
+    from app.runs import executor, service
+    from app.tenants.service import create_tenant
+
+    with db.session_scope() as session:
+        tenant, _ = create_tenant(session, name="Bench (c)", admin_email="c@bench.example.com",
+                                  admin_password=uuid.uuid4().hex, slug=f"bench-c-{uuid.uuid4().hex[:6]}")
+    ctx = TenantContext.system(tenant.id)
+
+    def accept(message: str) -> uuid.UUID:
+        with db.session_scope(tenant.id) as session:
+            return service.create_run(session, ctx, "echo", {"message": message}).id
+
+    meter = CpuMeter(Processes(Path(tempfile.gettempdir())), _database(urls))
+    meter.begin()
+    outbox.start_publisher()
+    try:
+        with ThreadPoolExecutor(max_workers=clients) as pool:
+            ids = list(pool.map(accept, (f"c{i}" for i in range(runs))))
+    finally:
+        outbox.stop_publisher()
+    get_redis().delete("agents.echo")  # the published messages: executed here instead
+    db.use_worker_commit_mode()  # as a worker process commits
+    for run_id in ids:
+        if executor.execute(run_id, tenant.id, "bench") != "succeeded":
+            raise SystemExit("a durable-work run did not succeed")
+    return {"cpu": meter.per_item_ms(runs)}
+
+
 def _database(urls: dict[str, str]) -> str:
     return make_url(urls["DATABASE_URL"]).database
 
@@ -148,6 +186,7 @@ def main() -> None:
                 eng.append(measure_engine(urls, procs, args.runs, args.concurrency, args.clients))
             finally:
                 procs.stop()
+        durable = measure_durable_work(urls, args.runs, args.clients)
 
     def med(results: list[dict[str, float]], key: str) -> float:
         return statistics.median(r[key] for r in results)
@@ -165,6 +204,19 @@ def main() -> None:
                   f"{statistics.median(r['cpu'].get(group, 0.0) for r in eng):8.2f}")
         print(f"  {'total':24}{statistics.median(sum(r['cpu'].values()) for r in raw):8.2f}"
               f"{statistics.median(sum(r['cpu'].values()) for r in eng):8.2f}")
+    cpu = durable["cpu"]
+    if cpu:
+        # (b) pays (a)'s delivery (worker and Redis) plus (c), and an HTTP request on top: with both sides
+        # CPU-bound on the same CPUs, (b)/(a) is at most (a)'s CPU per item over that sum.
+        delivery = {group: statistics.median(r["cpu"].get(group, 0.0) for r in raw) for group in ("worker", "redis")}
+        raw_total = statistics.median(sum(r["cpu"].values()) for r in raw)
+        floor = sum(cpu.values()) + sum(delivery.values())
+        print(f"(c) durable work alone, in this process (no HTTP, no Celery), {args.runs} runs: "
+              f"{sum(cpu.values()):.2f} ms CPU per run")
+        print(f"    Python {cpu.get('bench client', 0.0):.2f}, PostgreSQL {cpu.get('postgres', 0.0):.2f}, "
+              f"Redis {cpu.get('redis', 0.0):.2f}")
+        print(f"    with (a)'s delivery (worker + Redis, {sum(delivery.values()):.2f} ms): {floor:.2f} ms per run, so "
+              f"(b)/(a) can be about {raw_total / floor:.2f} at most here, with a free HTTP layer")
 
 
 if __name__ == "__main__":
