@@ -43,3 +43,15 @@ def test_a_connection_returned_a_moment_ago_is_not_pinged_again(migrated, monkey
         assert _backend_pid(engine) == first and pings == [1]
     finally:
         engine.dispose()
+
+
+def test_the_connection_returned_last_is_handed_out_first(app_engine):
+    """LIFO: the connection in use a moment ago (alive, not pinged, its statements prepared) goes out again,
+    and the others stay idle."""
+    with app_engine.connect() as first, app_engine.connect() as second:
+        first_pid = first.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        second_pid = second.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        first.close()  # returned before `second`
+    assert first_pid != second_pid
+    for _ in range(3):
+        assert _backend_pid(app_engine) == second_pid
