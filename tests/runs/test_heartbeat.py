@@ -38,6 +38,13 @@ def _row(factory, run) -> AgentRun:
         return session.get(AgentRun, run.id)
 
 
+def _update(factory, run, **values) -> None:
+    with factory() as session:
+        session.info["tenant_id"] = run.tenant_id
+        session.execute(update(AgentRun).where(AgentRun.id == run.id).values(**values))
+        session.commit()
+
+
 def _wait(condition, timeout: float = 5.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -74,15 +81,9 @@ def test_heartbeat_notices_a_cancellation_and_a_lost_lease(claimed):
     heartbeat = executor.Heartbeat(run)
     heartbeat.start()
     try:
-        with factory() as session:
-            session.info["tenant_id"] = run.tenant_id
-            session.execute(update(AgentRun).where(AgentRun.id == run.id).values(cancel_requested=True))
-            session.commit()
+        _update(factory, run, cancel_requested=True)
         assert _wait(heartbeat.cancelled.is_set)
-        with factory() as session:  # another attempt took the run over
-            session.info["tenant_id"] = run.tenant_id
-            session.execute(update(AgentRun).where(AgentRun.id == run.id).values(attempt=run.attempt + 1))
-            session.commit()
+        _update(factory, run, attempt=run.attempt + 1)  # another attempt took the run over
         assert _wait(heartbeat.lost.is_set)
     finally:
         heartbeat.stop()
