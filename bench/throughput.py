@@ -126,7 +126,7 @@ def measure_engine(urls: dict[str, str], procs: Processes, runs: int, concurrenc
             "p50_ms": percentile(latencies, 50) * 1000, "p99_ms": percentile(latencies, 99) * 1000, "cpu": cpu}
 
 
-def measure_durable_work(urls: dict[str, str], runs: int, clients: int) -> dict[str, float]:
+def measure_durable_work(urls: dict[str, str], procs: Processes, runs: int, clients: int) -> dict[str, float]:
     """(c): what a run costs beyond an HTTP request and a Celery delivery, by the engine's own functions in
     this process: runs accepted by `clients` threads (the run, its event and its outbox record committed,
     published and confirmed in batches by the publisher thread, as in the API), then executed (claim,
@@ -146,7 +146,7 @@ def measure_durable_work(urls: dict[str, str], runs: int, clients: int) -> dict[
         with db.session_scope(tenant.id) as session:
             return service.create_run(session, ctx, "echo", {"message": message}).id
 
-    meter = CpuMeter(Processes(Path(tempfile.gettempdir())), _database(urls))
+    meter = CpuMeter(procs, _database(urls))  # this process, PostgreSQL and Redis: it spawns nothing
     meter.begin()
     outbox.start_publisher()
     try:
@@ -186,7 +186,7 @@ def main() -> None:
                 eng.append(measure_engine(urls, procs, args.runs, args.concurrency, args.clients))
             finally:
                 procs.stop()
-        durable = measure_durable_work(urls, args.runs, args.clients)
+        durable = measure_durable_work(urls, Processes(Path(logs)), args.runs, args.clients)
 
     def med(results: list[dict[str, float]], key: str) -> float:
         return statistics.median(r[key] for r in results)
@@ -197,19 +197,18 @@ def main() -> None:
     print(f"{'(b) echo runs via API':28}{med(eng, 'per_second'):12.1f}{med(eng, 'p50_ms'):10.1f}{med(eng, 'p99_ms'):10.1f}")
     print(f"throughput ratio (b)/(a): {med(eng, 'per_second') / med(raw, 'per_second'):.2f}")
     groups = sorted({group for result in raw + eng for group in result["cpu"]})
+    raw_total = statistics.median(sum(r["cpu"].values()) for r in raw)
     if groups:
         print("CPU ms per task (a) / per run (b), by process group, medians (the wall time above is 2 CPUs' worth):")
         for group in groups:
             print(f"  {group:24}{statistics.median(r['cpu'].get(group, 0.0) for r in raw):8.2f}"
                   f"{statistics.median(r['cpu'].get(group, 0.0) for r in eng):8.2f}")
-        print(f"  {'total':24}{statistics.median(sum(r['cpu'].values()) for r in raw):8.2f}"
-              f"{statistics.median(sum(r['cpu'].values()) for r in eng):8.2f}")
+        print(f"  {'total':24}{raw_total:8.2f}{statistics.median(sum(r['cpu'].values()) for r in eng):8.2f}")
     cpu = durable["cpu"]
     if cpu:
         # (b) pays (a)'s delivery (worker and Redis) plus (c), and an HTTP request on top: with both sides
         # CPU-bound on the same CPUs, (b)/(a) is at most (a)'s CPU per item over that sum.
         delivery = {group: statistics.median(r["cpu"].get(group, 0.0) for r in raw) for group in ("worker", "redis")}
-        raw_total = statistics.median(sum(r["cpu"].values()) for r in raw)
         floor = sum(cpu.values()) + sum(delivery.values())
         print(f"(c) durable work alone, in this process (no HTTP, no Celery), {args.runs} runs: "
               f"{sum(cpu.values()):.2f} ms CPU per run")
