@@ -7,11 +7,14 @@ from app.models.knowledge import Document, DocumentChunk
 from app.models.llm import LlmLog, LlmUsageDaily
 from app.models.outbox import OutboxMessage
 from app.models.prompt import PromptActivation, PromptVersion
+from app.models.review import Pipeline, PipelineStage, Review, ReviewDecision
 from app.models.run import AgentRun, IdempotencyRecord, RunEvent, RunStep
+from app.models.sales import Deal, EmailLog, Lead, PriceBookItem, Suppression
 from app.models.tenant import Membership, Tenant, User
 
 __all__ = [
-    "AgentRun", "ApiKey", "AuditLog", "Base", "Document", "DocumentChunk", "IdempotencyRecord", "LlmLog",
-    "LlmUsageDaily", "Membership", "OutboxMessage", "PromptActivation", "PromptVersion", "RefreshToken", "RunEvent",
-    "RunStep", "Tenant", "User",
+    "AgentRun", "ApiKey", "AuditLog", "Base", "Deal", "Document", "DocumentChunk", "EmailLog", "IdempotencyRecord",
+    "Lead", "LlmLog", "LlmUsageDaily", "Membership", "OutboxMessage", "Pipeline", "PipelineStage", "PriceBookItem",
+    "PromptActivation", "PromptVersion", "RefreshToken", "Review", "ReviewDecision", "RunEvent", "RunStep",
+    "Suppression", "Tenant", "User",
 ]
