@@ -1,0 +1,50 @@
+"""What can be reviewed. A domain whose records must wait for a person registers a `ReviewKind` for its
+entity type (the email domain for `email`, deals for `proposal`, …); the review mechanism then knows how
+to validate an edit and what an approval or a rejection does, without importing any of those domains."""
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy.orm import Session
+
+from app.core.context import TenantContext
+
+# apply(session, ctx, entity_id, content): the approved (or edited) content takes effect. It runs in the
+# decision's transaction: it writes records and enqueues its side effects through the outbox (published
+# after commit), so an approval that is posted twice, or retried after a crash, acts once.
+Apply = Callable[[Session, TenantContext, uuid.UUID, dict[str, Any]], None]
+# discard(session, ctx, entity_id, reason): the item was rejected, expired under a reject policy, or cancelled.
+Discard = Callable[[Session, TenantContext, uuid.UUID, str], None]
+
+
+@dataclass(frozen=True)
+class ReviewKind:
+    entity_type: str
+    # The schema an edit is validated against: the editable content of the proposal.
+    content_model: type[BaseModel]
+    apply: Apply
+    discard: Discard
+    # Fields of the proposal a reviewer may not change (a price that code computed, say): an edit that
+    # changes one is refused.
+    locked_fields: frozenset[str] = frozenset()
+
+
+_KINDS: dict[str, ReviewKind] = {}
+
+
+def register_kind(kind: ReviewKind) -> ReviewKind:
+    if kind.entity_type in _KINDS and _KINDS[kind.entity_type] is not kind:
+        raise ValueError(f"review kind {kind.entity_type!r} is registered twice")
+    _KINDS[kind.entity_type] = kind
+    return kind
+
+
+def get_kind(entity_type: str) -> ReviewKind | None:
+    return _KINDS.get(entity_type)
+
+
+def entity_types() -> list[str]:
+    return sorted(_KINDS)
