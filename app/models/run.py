@@ -31,7 +31,11 @@ class AgentRun(IdMixin, TenantMixin, TimestampMixin, Base):
     input: Mapped[dict[str, Any]]
     output: Mapped[dict[str, Any] | None]
     error: Mapped[dict[str, Any] | None]
+    # Claims made so far. It only ever grows: an execution holds the run at its attempt number (the fence).
     attempt: Mapped[int] = mapped_column(Integer, default=0)
+    # The attempt count when the current budget of `max_attempts` began: 0, or `attempt` at the
+    # operator's last retry. A transient failure is retried while attempt - attempt_base < max_attempts.
+    attempt_base: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     max_attempts: Mapped[int] = mapped_column(Integer)
     queued_at: Mapped[datetime] = mapped_column(server_default=func.now())
     started_at: Mapped[datetime | None]
