@@ -85,7 +85,8 @@ class PipelineStage(IdMixin, TenantMixin, Base):
     Status: pending → active → succeeded | failed | rejected | cancelled."""
 
     __tablename__ = "pipeline_stages"
-    __table_args__ = (UniqueConstraint("pipeline_id", "position"), UniqueConstraint("pipeline_id", "name"))
+    __table_args__ = (UniqueConstraint("pipeline_id", "position", name="uq_pipeline_stages_position"),
+                      UniqueConstraint("pipeline_id", "name", name="uq_pipeline_stages_name"))
 
     pipeline_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("pipelines.id", ondelete="CASCADE"))
     position: Mapped[int] = mapped_column(Integer)
