@@ -13,10 +13,11 @@ from collections.abc import Iterator
 
 import pytest
 from alembic import command
-from sqlalchemy import create_engine, make_url, text
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Connection, create_engine, event, make_url, text
+from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
 from app.core.config import get_settings
+from app.core.db import TENANT_KEY
 from app.core.embedded import resolved_urls
 
 
@@ -115,12 +116,38 @@ def db(app_engine) -> Iterator[Session]:
     factory = sessionmaker(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
     session = factory()
     session.info["factory"] = factory
+    session.info["request_factory"] = _request_session_factory(connection, session)
     try:
         yield session
     finally:
         session.close()
         outer.rollback()
         connection.close()
+
+
+def _request_session_factory(connection: Connection, test_session: Session) -> sessionmaker[Session]:
+    """Sessions for requests on the test's connection, each starting with no tenant bound.
+
+    On one connection in one outer transaction, a binding made in a released savepoint stays for the
+    rest of the test (set_config(..., true) lasts until the outer transaction ends): a request would see
+    the tenant the test or the previous request bound, and a route that forgets to bind would pass.
+    Production requests begin in a fresh transaction, unbound; so do these. When a request's transaction
+    ends, the test's own session gets its binding back."""
+    factory = sessionmaker(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+
+    @event.listens_for(factory, "after_begin")
+    def _start_unbound(session: Session, transaction: SessionTransaction, begun: Connection) -> None:
+        if TENANT_KEY not in session.info:
+            begun.execute(text("SELECT set_config('app.tenant_id', '', true)"))
+
+    @event.listens_for(factory, "after_transaction_end")
+    def _rebind_the_test_session(session: Session, transaction: SessionTransaction) -> None:
+        if transaction.parent is None:
+            tenant_id = test_session.info.get(TENANT_KEY)
+            connection.execute(text("SELECT set_config('app.tenant_id', :tid, true)"),
+                               {"tid": str(tenant_id) if tenant_id else ""})
+
+    return factory
 
 
 @pytest.fixture(scope="session")
@@ -136,7 +163,7 @@ def app(shared_app, db: Session):
     """The application, its request sessions joining the test's rolled-back transaction."""
     from app.auth.deps import get_session_factory
 
-    shared_app.dependency_overrides[get_session_factory] = lambda: db.info["factory"]
+    shared_app.dependency_overrides[get_session_factory] = lambda: db.info["request_factory"]
     yield shared_app
     shared_app.dependency_overrides.clear()
 
