@@ -15,3 +15,7 @@ RUN_QUEUE_LATENCY = Histogram(
 RUN_DURATION = Histogram("agentline_run_duration_seconds", "Execution time of one attempt", ["agent", "outcome"])
 OUTBOX_PUBLISHED = Counter("agentline_outbox_published_total", "Outbox messages published", ["via"])
 RUNS_REAPED = Counter("agentline_runs_reaped_total", "Runs repaired by the reaper", ["reason", "outcome"])
+REVIEWS_DECIDED = Counter("agentline_reviews_decided_total", "Review decisions", ["agent", "decision"])
+REVIEW_DEADLINES = Counter("agentline_review_deadlines_total", "Review reminders, escalations and expiries",
+                           ["action"])
+PIPELINES_FINISHED = Counter("agentline_pipelines_finished_total", "Pipelines that ended", ["status"])

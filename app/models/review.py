@@ -37,6 +37,7 @@ class Review(IdMixin, TenantMixin, TimestampMixin, Base):
     requested_by_type: Mapped[str] = mapped_column(String(16))
     requested_by_id: Mapped[uuid.UUID | None]
     deadline_at: Mapped[datetime]
+    remind_at: Mapped[datetime | None]  # when the reminder is due (the tenant's lead time before the deadline)
     reminded_at: Mapped[datetime | None]
     expired_at: Mapped[datetime | None]
     decided_at: Mapped[datetime | None]

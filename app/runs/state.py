@@ -12,7 +12,9 @@ from psycopg.types.json import Jsonb
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from app.core import outbox
 from app.core.metrics import RUNS_FINISHED
+from app.core.signals import PIPELINE_ADVANCE_TASK, PIPELINE_QUEUE
 from app.models import AgentRun
 
 
@@ -77,9 +79,14 @@ def transition(session: Session, run: AgentRun, target: RunStatus, *, expected: 
     sql = transition_sql((current,), target, tuple(values), fenced=fenced, legal_only=not override)
     params = transition_params(run.id, run.tenant_id, now, values, detail, held_attempt=run.attempt if fenced else None)
     session.flush()  # pending ORM changes go first, as an ORM statement would have autoflushed them
-    new_attempt = session.connection().exec_driver_sql(sql + "SELECT attempt FROM moved", params).scalar()
-    if new_attempt is None:
+    row = session.connection().exec_driver_sql(sql + "SELECT m.attempt, (SELECT id FROM signal) FROM moved m",
+                                               params).first()
+    if row is None:
         return False
+    new_attempt, signal_id = row
+    if signal_id is not None:
+        outbox.track(session, signal_id, PIPELINE_ADVANCE_TASK, PIPELINE_QUEUE,
+                     {"pipeline_id": str(run.pipeline_id), "tenant_id": str(run.tenant_id)})
     # The row is already written: update the loaded object without making it dirty (no second UPDATE).
     for key, value in {**values, "status": target.value, "updated_at": now, "attempt": new_attempt}.items():
         set_committed_value(run, key, value)
@@ -114,8 +121,9 @@ def transition_sql(from_states: tuple[RunStatus, ...], target: RunStatus, column
                    fenced: bool, condition: str = "", legal_only: bool = True, new_attempt: bool = False) -> str:
     """`WITH prior, moved, event`: lock the run if it is in one of `from_states` (and, if `fenced`, still
     at attempt %(held_attempt)s, and `condition` holds), move it to `target` setting `columns`, and append
-    its event, in one statement. The caller appends what to return `FROM moved` (one row, or none if
-    the run was elsewhere). `new_attempt` increments the attempt (a claim). Parameters: run_id,
+    its event, in one statement; a run of a pipeline reaching a terminal state or awaiting_review also
+    writes the pipeline's advance signal (`signal`: its outbox id). The caller appends what to return
+    `FROM moved` (one row, or none if the run was elsewhere). `new_attempt` increments the attempt (a claim). Parameters: run_id,
     tenant_id, now, detail, held_attempt, one per column."""
     if legal_only:
         for state in from_states:
@@ -128,6 +136,7 @@ def transition_sql(from_states: tuple[RunStatus, ...], target: RunStatus, column
     sets = ", ".join([f"status = '{target.value}'", "updated_at = %(now)s", *(f"{c} = %({c})s" for c in columns),
                       *(["attempt = r.attempt + 1"] if new_attempt else [])])
     fence = "AND attempt = %(held_attempt)s" if fenced else ""
+    signal = _PIPELINE_SIGNAL if target in TERMINAL or target is S.awaiting_review else "SELECT NULL::bigint AS id"
     return f"""
 WITH prior AS (
     SELECT id, status FROM agent_runs
@@ -139,8 +148,19 @@ WITH prior AS (
 ), event AS (
     INSERT INTO run_events (tenant_id, run_id, from_status, to_status, attempt, detail)
     SELECT tenant_id, id, from_status, status, attempt, %(detail)s::jsonb FROM moved
+), signal AS (
+    {signal}
 )
 """
+
+
+# A run of a pipeline that finishes (or waits for its review) signals its pipeline in the same statement:
+# the advance is as durable as the outcome (app.core.signals; the outbox publishes it after commit).
+_PIPELINE_SIGNAL = f"""INSERT INTO outbox (task, queue, kwargs, countdown_seconds, available_at, publish_attempts)
+    SELECT '{PIPELINE_ADVANCE_TASK}', '{PIPELINE_QUEUE}',
+           jsonb_build_object('pipeline_id', pipeline_id::text, 'tenant_id', tenant_id::text), 0, now(), 0
+    FROM moved WHERE pipeline_id IS NOT NULL
+    RETURNING id"""
 
 
 def transition_params(run_id: uuid.UUID, tenant_id: uuid.UUID, now: datetime, values: dict[str, Any],

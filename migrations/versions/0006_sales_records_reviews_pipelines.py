@@ -19,6 +19,20 @@ depends_on = None
 TENANT_TABLES = ("leads", "suppressions", "price_book_items", "deals", "pipelines", "reviews", "email_logs",
                  "pipeline_stages", "review_decisions")
 
+# Beat's sweep reads across tenants through this function (ids only), then handles each item under its
+# own tenant's binding. Open items past their deadline, or past their reminder time and not reminded.
+REVIEWS_DUE = """
+CREATE FUNCTION maintenance_reviews_due(p_limit integer)
+RETURNS TABLE (tenant_id uuid, review_id uuid, action text)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+    SELECT r.tenant_id, r.id, CASE WHEN r.deadline_at <= now() THEN 'expire' ELSE 'remind' END
+    FROM reviews r
+    WHERE r.status IN ('pending', 'escalated')
+      AND (r.deadline_at <= now() OR (r.reminded_at IS NULL AND r.remind_at <= now()))
+    ORDER BY r.deadline_at LIMIT p_limit
+$$;
+"""
+
 
 def upgrade() -> None:
     op.create_table('leads',
@@ -134,6 +148,7 @@ def upgrade() -> None:
     sa.Column('requested_by_type', sa.String(length=16), nullable=False),
     sa.Column('requested_by_id', sa.Uuid(), nullable=True),
     sa.Column('deadline_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('remind_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('reminded_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('expired_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('decided_at', sa.DateTime(timezone=True), nullable=True),
@@ -224,9 +239,11 @@ def upgrade() -> None:
     op.create_index(op.f('ix_review_decisions_tenant_id'), 'review_decisions', ['tenant_id'], unique=False)
     for table in TENANT_TABLES:
         enable_tenant_rls(table)
+    op.execute(REVIEWS_DUE)
 
 
 def downgrade() -> None:
+    op.execute("DROP FUNCTION IF EXISTS maintenance_reviews_due(integer)")
     for table in TENANT_TABLES:
         disable_tenant_rls(table)
     op.drop_index(op.f('ix_review_decisions_tenant_id'), table_name='review_decisions')

@@ -1,0 +1,64 @@
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from app.reviews.state import Decision
+
+
+class DecisionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    decision: Decision
+    comment: str | None = Field(None, max_length=4000)
+    edited_output: dict[str, Any] | None = Field(
+        None, description="For `edit`: the fields of the proposal to change; validated against the item's schema.")
+
+    @model_validator(mode="after")
+    def _edit_has_output(self) -> "DecisionRequest":
+        if self.decision is Decision.edit and not self.edited_output:
+            raise ValueError("an `edit` decision needs `edited_output`")
+        if self.decision is not Decision.edit and self.edited_output is not None:
+            raise ValueError("`edited_output` is only for an `edit` decision")
+        return self
+
+
+class DecisionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    decision: Decision
+    reviewer_type: str
+    reviewer_id: uuid.UUID | None
+    comment: str | None
+    approved_digest: str | None
+    edited_output: dict[str, Any] | None
+    diff: list[Any] | None
+    created_at: datetime
+
+
+class ReviewOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    entity_type: str
+    entity_id: uuid.UUID
+    agent: str
+    status: str
+    summary: str
+    proposal: dict[str, Any]
+    citations: list[Any]
+    run_id: uuid.UUID | None
+    pipeline_id: uuid.UUID | None
+    deadline_at: datetime
+    reminded_at: datetime | None
+    expired_at: datetime | None
+    decided_at: datetime | None
+    escalated: bool
+    created_at: datetime
+    decision: DecisionOut | None = None
+
+
+class ReviewPage(BaseModel):
+    items: list[ReviewOut]
+    next_cursor: str | None
