@@ -275,6 +275,7 @@ def _handle_deadline(session: Session, ctx: TenantContext, review_id: uuid.UUID,
         audit.record(session, ctx, "review.reminder", review.entity_type, review.entity_id,
                      after={"deadline_at": review.deadline_at.isoformat(), "status": review.status})
         log.info("review_reminder", review_id=str(review.id), deadline_at=review.deadline_at.isoformat())
+        session.flush()
         REVIEW_DEADLINES.labels("reminded").inc()
         return "reminded"
     policy = settings.get("on_expiry", "reject")
@@ -284,6 +285,7 @@ def _handle_deadline(session: Session, ctx: TenantContext, review_id: uuid.UUID,
         review.remind_at = review.deadline_at - reminder_lead(settings)
         audit.record(session, ctx, "review.escalated", review.entity_type, review.entity_id,
                      after={"status": review.status, "deadline_at": review.deadline_at.isoformat()})
+        session.flush()
         REVIEW_DEADLINES.labels("escalated").inc()
         return "escalated"
     kind = get_kind(review.entity_type)
@@ -293,6 +295,7 @@ def _handle_deadline(session: Session, ctx: TenantContext, review_id: uuid.UUID,
     _finish_run(session, review, approved=False, reason="review expired")
     advance_pipeline(session, ctx.tenant_id, review.pipeline_id)
     audit.record(session, ctx, "review.expired", review.entity_type, review.entity_id, after={"status": review.status})
+    session.flush()
     REVIEW_DEADLINES.labels("expired").inc()
     return "expired"
 
