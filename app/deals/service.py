@@ -119,8 +119,8 @@ def apply_proposal(session: Session, ctx: TenantContext, deal_id: uuid.UUID, pro
     if deal.stage != DealStage.proposal:
         raise Conflict(f"The deal is in stage '{deal.stage}': a proposal applies only in stage 'proposal'.")
     before = _audited(deal)
+    leads.change_status(session, ctx, lead, LeadStatus.proposal)  # first: a refused move leaves the deal as it was
     deal.proposal = proposal
-    leads.change_status(session, ctx, lead, LeadStatus.proposal)
     session.flush()
     after = _audited(deal)
     if after != before:
