@@ -74,9 +74,23 @@ class DayFigures(Figures):
     day: date
 
 
+class ReviewFigures(BaseModel):
+    """Decisions on the agent's output in the period: how much a person had to change."""
+
+    decided: int
+    approved_unchanged: int
+    edited: int
+    rejected: int
+    expired: int
+    approved_unchanged_share: float | None
+    edited_share: float | None
+    rejected_share: float | None
+
+
 class AgentFigures(Figures):
     agent: str
     days: list[DayFigures]
+    reviews: ReviewFigures | None = None
 
 
 class AgentMetrics(BaseModel):

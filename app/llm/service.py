@@ -2,8 +2,10 @@
 
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -17,10 +19,18 @@ from app.llm.schemas import (
 )
 
 MAX_METRICS_DAYS = 366
+# Figures other packages add to each agent's metrics, by field of AgentFigures (app.reviews adds
+# `reviews`: the decisions on the agent's output). Called with the tenant, the period [start, end) and
+# the agent filter; returns {agent: figures}.
+FiguresSource = Callable[[Session, TenantContext, datetime, datetime, str | None], dict[str, Any]]
+_figure_sources: dict[str, FiguresSource] = {}
 
 
-
-
+def register_figures(field: str, source: FiguresSource) -> FiguresSource:
+    if field not in AgentFigures.model_fields:
+        raise ValueError(f"AgentFigures has no field {field!r}")
+    _figure_sources[field] = source
+    return source
 
 
 def list_model_calls(session: Session, ctx: TenantContext, filters: LogFilters, *, limit: int, cursor: str | None,
@@ -85,9 +95,12 @@ def agent_metrics(session: Session, ctx: TenantContext, *, since: date | None, u
             target.cached += used.cached_tokens
             target.cost += used.cost_usd
 
+    added = {field: source(session, ctx, start, end, agent) for field, source in _figure_sources.items()}
+    names = sorted(set(totals).union(*(figures.keys() for figures in added.values())))
     return AgentMetrics(since=since, until=until, agents=[
         AgentFigures(agent=name, **totals[name].figures(), days=[
-            DayFigures(day=day, **figures.figures()) for day, figures in sorted(days[name].items())])
-        for name in sorted(totals)
+            DayFigures(day=day, **figures.figures()) for day, figures in sorted(days[name].items())],
+            **{field: figures.get(name) for field, figures in added.items()})
+        for name in names
     ])
 

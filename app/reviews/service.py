@@ -16,7 +16,7 @@ from typing import Any
 import jsonpatch
 import structlog
 from pydantic import ValidationError
-from sqlalchemy import and_, literal, or_, select, text, tuple_
+from sqlalchemy import and_, func, literal, or_, select, text, tuple_
 from sqlalchemy.orm import Session
 
 from app.audit import service as audit
@@ -27,6 +27,7 @@ from app.core.errors import BadRequest, Conflict, Forbidden, NotFound, Unprocess
 from app.core.metrics import REVIEW_DEADLINES, REVIEWS_DECIDED
 from app.core.scope import scoped
 from app.core.signals import advance_pipeline
+from app.llm.service import register_figures
 from app.models import AgentRun, Review, ReviewDecision, Tenant
 from app.reviews.registry import ReviewKind, get_kind
 from app.reviews.schemas import DecisionRequest
@@ -311,3 +312,33 @@ def cancel_open_reviews(session: Session, ctx: TenantContext, *, pipeline_id: uu
         review.status = ReviewStatus.cancelled.value
     session.flush()
     return len(reviews)
+
+
+# --- metrics ----------------------------------------------------------------------------------
+
+
+def review_figures(session: Session, ctx: TenantContext, start: datetime, end: datetime,
+                   agent: str | None) -> dict[str, dict[str, Any]]:
+    """Per agent, the reviews decided (or expired) in [start, end): approved unchanged, edited, rejected,
+    expired, and the shares of the first three (GET /api/v1/metrics/agents)."""
+    ended_at = func.coalesce(Review.decided_at, Review.expired_at)
+    query = (select(Review.agent, Review.status, func.count()).where(
+        Review.tenant_id == ctx.tenant_id, ended_at >= start, ended_at < end,
+        Review.status.in_(["approved", "edited", "rejected", "expired"])).group_by(Review.agent, Review.status))
+    if agent:
+        query = query.where(Review.agent == agent)
+    counts: dict[str, dict[str, int]] = {}
+    for name, status, count in session.execute(query):
+        counts.setdefault(name, {})[status] = count
+    figures = {}
+    for name, by_status in counts.items():
+        decided = sum(by_status.values())
+        share = (lambda n: round(n / decided, 4)) if decided else (lambda n: None)
+        approved, edited, rejected = (by_status.get(s, 0) for s in ("approved", "edited", "rejected"))
+        figures[name] = {"decided": decided, "approved_unchanged": approved, "edited": edited, "rejected": rejected,
+                         "expired": by_status.get("expired", 0), "approved_unchanged_share": share(approved),
+                         "edited_share": share(edited), "rejected_share": share(rejected)}
+    return figures
+
+
+register_figures("reviews", review_figures)

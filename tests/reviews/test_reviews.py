@@ -244,3 +244,15 @@ def test_the_same_decision_posted_concurrently_applies_once(committed_db):
     assert len({decision_id for decision_id, _ in results}) == 1
     assert sum(made for _, made in results) == 1
     assert len(APPLIED) == 1
+
+
+def test_agent_metrics_count_how_reviews_ended(db, client):
+    tenant = make_tenant(db)
+    for decision in ("approve", "approve", "edit", "reject"):
+        review = _open(db, tenant)
+        body = {"decision": decision, **({"edited_output": {"text": "changed"}} if decision == "edit" else {})}
+        assert _decide(client, tenant, review, **body).status_code == 200
+    metrics = client.get("/api/v1/metrics/agents", headers=tenant.headers(Role.viewer)).json()
+    [echo] = [figures for figures in metrics["agents"] if figures["agent"] == "echo"]
+    assert echo["reviews"] == {"decided": 4, "approved_unchanged": 2, "edited": 1, "rejected": 1, "expired": 0,
+                               "approved_unchanged_share": 0.5, "edited_share": 0.25, "rejected_share": 0.25}
