@@ -1,13 +1,14 @@
 """Row-level security, proven on raw connections as the runtime role with committed data for two tenants.
 
 The application's own `WHERE tenant_id = …` is deliberately absent from every query here: these tests
-show what the database refuses on its own when the application forgets.
+show what the database refuses on its own when the application forgets. The tables attacked are read from
+the migrated catalogue, each given rows of both tenants (tests/core/tenant_tables.py), so a table added by a
+later migration is attacked without this file changing.
 """
 
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
@@ -16,56 +17,20 @@ from sqlalchemy.exc import DBAPIError, ProgrammingError
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import NullPool
 
-from app.audit import service as audit
-from app.auth.permissions import Role
-from app.core.context import TenantContext
 from app.core.db import session_scope
-from app.models import RefreshToken, User
-from tests.builders import add_api_key, make_tenant
+from app.models import User
+from tests.builders import make_tenant
+from tests.core.tenant_tables import TENANTS, CannotBuildRow, RowBuilder, TenantTable, bind, tenant_tables
 
-# The foundation's tenant tables and their primary keys; `tenants` is keyed by its own id.
-FOUNDATION_TABLES = {
-    "tenants": ("id", "id"),
-    "users": ("id", "tenant_id"),
-    "memberships": ("id", "tenant_id"),
-    "api_keys": ("id", "tenant_id"),
-    "refresh_tokens": ("jti", "tenant_id"),
-    "audit_log": ("id", "tenant_id"),
-}
-
-TENANT_TABLES_IN_CATALOGUE = """
-SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity,
-       c.relname = 'tenants' OR EXISTS (
-           SELECT 1 FROM pg_attribute a
-           WHERE a.attrelid = c.oid AND a.attname = 'tenant_id' AND a.attnum > 0 AND NOT a.attisdropped
-       ) AS is_tenant_table
-FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')
-"""
+# The foundation's tables: the catalogue must list at least these as tenant tables.
+FOUNDATION_TABLES = {"tenants", "users", "memberships", "api_keys", "refresh_tokens", "audit_log"}
 
 
 @dataclass
 class TwoTenants:
     a: uuid.UUID
     b: uuid.UUID
-
-
-@pytest.fixture(scope="module")
-def two_tenants(app_engine, owner_engine) -> Iterator[TwoTenants]:
-    """Two committed tenants with rows in every foundation table, created through the app's sessions."""
-    factory = sessionmaker(bind=app_engine, expire_on_commit=False)
-    ids = []
-    for _ in range(2):
-        with session_scope(factory=factory) as session:
-            tenant = make_tenant(session)
-            add_api_key(session, tenant.id, Role.operator)
-            audit.record(session, TenantContext.system(tenant.id), "test.seed", "tenant", tenant.id)
-            session.add(RefreshToken(jti=uuid.uuid4(), family_id=uuid.uuid4(), user_id=tenant.users[Role.viewer],
-                                     tenant_id=tenant.id, expires_at=datetime.now(UTC) + timedelta(days=1)))
-            ids.append(tenant.id)
-    yield TwoTenants(*ids)
-    with owner_engine.begin() as connection:
-        connection.execute(text("DELETE FROM tenants WHERE id = ANY(:ids)"), {"ids": ids})
+    tables: list[TenantTable]
 
 
 @pytest.fixture(scope="module")
@@ -76,99 +41,168 @@ def raw_engine(migrated):
     engine.dispose()
 
 
-def _bind(connection: Connection, tenant_id: uuid.UUID) -> None:
-    connection.execute(text("SELECT set_config('app.tenant_id', :tid, true)"), {"tid": str(tenant_id)})
+@pytest.fixture(scope="module")
+def two_tenants(app_engine, owner_engine, raw_engine) -> Iterator[TwoTenants]:
+    """Two committed tenants, each with a row in every tenant table of the migrated schema: users through
+    the app's sessions, then one row per table built from the catalogue (tests/core/tenant_tables.py)."""
+    factory = sessionmaker(bind=app_engine, expire_on_commit=False)
+    ids = []
+    for _ in range(2):
+        with session_scope(factory=factory) as session:
+            ids.append(make_tenant(session).id)
+    with raw_engine.connect() as connection:
+        tables = tenant_tables(connection)
+    unbuildable = {}
+    for tenant_id in ids:
+        for table in tables:
+            if table.name == TENANTS:
+                continue
+            try:
+                with raw_engine.begin() as connection:
+                    bind(connection, tenant_id)
+                    builder = RowBuilder(connection)
+                    builder.insert(table.name, builder.values(table.name, tenant_id))
+            except (CannotBuildRow, DBAPIError) as exc:
+                unbuildable[table.name] = str(exc).splitlines()[0]
+    if unbuildable:
+        pytest.fail(f"no row could be built for these tenant tables, so they would go unattacked: {unbuildable}")
+    yield TwoTenants(*ids, tables)
+    with owner_engine.begin() as connection:
+        connection.execute(text("DELETE FROM tenants WHERE id = ANY(:ids)"), {"ids": ids})
 
 
-def _owner_rows(owner_engine, table: str, tenant_id: uuid.UUID) -> list:
-    key, tenant_column = FOUNDATION_TABLES[table]
+def _owner_counts(owner_engine, tables: list[TenantTable], tenant_id: uuid.UUID) -> dict[str, int]:
     with owner_engine.connect() as connection:
-        return list(connection.execute(
-            text(f"SELECT {key} FROM {table} WHERE {tenant_column} = :tid"), {"tid": tenant_id}
-        ).scalars())
+        return {table.name: connection.execute(
+            text(f'SELECT count(*) FROM "{table}" WHERE "{table.tenant_column}" = :tid'), {"tid": tenant_id}
+        ).scalar_one() for table in tables}
 
 
-@pytest.mark.parametrize("table", FOUNDATION_TABLES)
-def test_bound_tenant_sees_only_its_rows_even_naming_the_others(table, two_tenants, raw_engine, owner_engine):
-    key, tenant_column = FOUNDATION_TABLES[table]
-    theirs = _owner_rows(owner_engine, table, two_tenants.b)
-    assert theirs, f"the fixture must give tenant B rows in {table}"
-    with raw_engine.begin() as connection:
-        _bind(connection, two_tenants.a)
-        visible = set(connection.execute(text(f"SELECT {tenant_column} FROM {table}")).scalars())
-        assert visible == {two_tenants.a}
-        named = connection.execute(text(f"SELECT count(*) FROM {table} WHERE {key} = ANY(:ids)"), {"ids": theirs})
-        assert named.scalar_one() == 0
+def test_the_catalogue_lists_the_foundation_and_every_table_has_rows_of_both_tenants(two_tenants, owner_engine):
+    assert FOUNDATION_TABLES <= {table.name for table in two_tenants.tables}
+    for tenant_id in (two_tenants.a, two_tenants.b):
+        empty = [name for name, count in _owner_counts(owner_engine, two_tenants.tables, tenant_id).items() if not count]
+        assert empty == [], f"tables with no row of tenant {tenant_id} to attack: {empty}"
 
 
-@pytest.mark.parametrize("table", FOUNDATION_TABLES)
-def test_bound_tenant_cannot_update_or_delete_the_others_rows(table, two_tenants, raw_engine, owner_engine):
-    key, tenant_column = FOUNDATION_TABLES[table]
-    theirs = _owner_rows(owner_engine, table, two_tenants.b)
-    with raw_engine.begin() as connection:
-        _bind(connection, two_tenants.a)
-        updated = connection.execute(
-            text(f"UPDATE {table} SET {tenant_column} = {tenant_column} WHERE {key} = ANY(:ids)"), {"ids": theirs}
-        )
-        assert updated.rowcount == 0
-        deleted = connection.execute(text(f"DELETE FROM {table} WHERE {key} = ANY(:ids)"), {"ids": theirs})
-        assert deleted.rowcount == 0
-    assert sorted(_owner_rows(owner_engine, table, two_tenants.b)) == sorted(theirs)
+def test_bound_tenant_sees_only_its_rows_even_naming_the_others(two_tenants, raw_engine):
+    leaks = {}
+    for table in two_tenants.tables:
+        column = table.tenant_column
+        with raw_engine.begin() as connection:
+            bind(connection, two_tenants.a)
+            visible = set(connection.execute(text(f'SELECT DISTINCT "{column}" FROM "{table}"')).scalars())
+            named = connection.execute(text(f'SELECT count(*) FROM "{table}" WHERE "{column}" = :b'),
+                                       {"b": two_tenants.b}).scalar_one()
+        if visible != {two_tenants.a} or named:
+            leaks[table.name] = {"tenants seen": visible, "rows of the other tenant seen by naming it": named}
+    assert leaks == {}
 
 
-@pytest.mark.parametrize("table", ["users", "api_keys", "audit_log", "tenants"])
-def test_bound_tenant_cannot_move_its_rows_into_another_tenant(table, two_tenants, raw_engine):
-    key, tenant_column = FOUNDATION_TABLES[table]
-    with raw_engine.begin() as connection:
-        _bind(connection, two_tenants.a)
-        with pytest.raises(ProgrammingError, match="row-level security"):
-            connection.execute(text(f"UPDATE {table} SET {tenant_column} = :other"), {"other": two_tenants.b})
+def _rows_touched(connection: Connection, statement: str, params: dict | None = None) -> int | str:
+    """How many rows the statement changed, or the error it met (a policy error means it reached rows)."""
+    try:
+        with connection.begin_nested():
+            return connection.execute(text(statement), params or {}).rowcount
+    except DBAPIError as exc:
+        return str(exc).splitlines()[0]
 
 
-INSERTS_FOR_OTHER_TENANT = {
-    "tenants": "INSERT INTO tenants (id, name, slug, timezone, settings, created_at, updated_at) "
-               "VALUES (:tid, 'x', 'x-' || :suffix, 'UTC', '{}', now(), now())",
-    "users": "INSERT INTO users (id, tenant_id, email, name, password_hash, is_active, created_at, updated_at) "
-             "VALUES (gen_random_uuid(), :tid, 'intruder-' || :suffix || '@example.com', '', 'x', true, now(), now())",
-    "api_keys": "INSERT INTO api_keys (id, tenant_id, name, prefix, key_hash, role, created_at) "
-                "VALUES (gen_random_uuid(), :tid, 'x', 'al_' || :suffix, 'x', 'owner', now())",
-    "audit_log": "INSERT INTO audit_log (tenant_id, actor_type, action, entity_type, created_at) "
-                 "VALUES (:tid, 'user', 'forged', 'x', now())",
-}
+def test_bound_tenant_cannot_update_or_delete_the_others_rows(two_tenants, raw_engine, owner_engine):
+    before = _owner_counts(owner_engine, two_tenants.tables, two_tenants.b)
+    touched = {}
+    for table in two_tenants.tables:
+        column = table.tenant_column
+        with raw_engine.begin() as connection:
+            bind(connection, two_tenants.a)
+            outcome = {
+                "updated": _rows_touched(connection, f'UPDATE "{table}" SET "{column}" = "{column}" '
+                                                     f'WHERE "{column}" = :b', {"b": two_tenants.b}),
+                "deleted": _rows_touched(connection, f'DELETE FROM "{table}" WHERE "{column}" = :b',
+                                         {"b": two_tenants.b}),
+            }
+            connection.rollback()
+        if outcome != {"updated": 0, "deleted": 0}:
+            touched[table.name] = outcome
+    assert touched == {}
+    assert _owner_counts(owner_engine, two_tenants.tables, two_tenants.b) == before
 
 
-@pytest.mark.parametrize("table", INSERTS_FOR_OTHER_TENANT)
-def test_bound_tenant_cannot_insert_rows_for_another_tenant(table, two_tenants, raw_engine):
-    target = two_tenants.b if table != "tenants" else uuid.uuid4()
-    with raw_engine.begin() as connection:
-        _bind(connection, two_tenants.a)
-        with pytest.raises(ProgrammingError, match="row-level security"):
-            connection.execute(text(INSERTS_FOR_OTHER_TENANT[table]), {"tid": target, "suffix": uuid.uuid4().hex[:8]})
+def _refused_by_rls(connection: Connection, statement: str, params: dict) -> str | None:
+    """None when the policy refused the statement; otherwise what happened instead."""
+    try:
+        with connection.begin_nested():
+            result = connection.execute(text(statement), params)
+    except ProgrammingError as exc:
+        return None if "row-level security" in str(exc) else str(exc).splitlines()[0]
+    except DBAPIError as exc:
+        return str(exc).splitlines()[0]
+    return f"accepted ({result.rowcount} rows)"
 
 
-def test_unbound_transaction_sees_no_row_of_any_tenant_table(two_tenants, raw_engine, owner_engine):
-    with owner_engine.connect() as owner:
-        tables = [row.relname for row in owner.execute(text(TENANT_TABLES_IN_CATALOGUE)) if row.is_tenant_table]
-        populated = {table for table in tables if owner.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()}
-    assert set(FOUNDATION_TABLES) <= populated
-    with raw_engine.begin() as connection:
-        visible = {table: connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one() for table in tables}
-        updated = connection.execute(text("UPDATE users SET name = 'unbound'")).rowcount
-        deleted = connection.execute(text("DELETE FROM api_keys")).rowcount
-    assert visible == {table: 0 for table in tables}
-    assert (updated, deleted) == (0, 0)
+def test_bound_tenant_cannot_move_its_rows_into_another_tenant(two_tenants, raw_engine):
+    moved = {}
+    for table in two_tenants.tables:
+        column = table.tenant_column
+        with raw_engine.begin() as connection:
+            bind(connection, two_tenants.a)
+            outcome = _refused_by_rls(connection, f'UPDATE "{table}" SET "{column}" = :b WHERE "{column}" = :a',
+                                      {"a": two_tenants.a, "b": two_tenants.b})
+            connection.rollback()
+        if outcome is not None:
+            moved[table.name] = outcome
+    assert moved == {}
+
+
+def test_bound_tenant_cannot_insert_rows_for_another_tenant(two_tenants, raw_engine):
+    """The row is one the other tenant could insert (its parents exist, every constraint holds): only the
+    policy stands in the way."""
+    inserted = {}
+    for table in two_tenants.tables:
+        with raw_engine.connect() as connection:
+            builder = RowBuilder(connection)
+            with connection.begin():
+                bind(connection, two_tenants.b)
+                values = builder.values(table.name, two_tenants.b)
+            with connection.begin():
+                bind(connection, two_tenants.a)
+                try:
+                    builder.insert(table.name, values)
+                    inserted[table.name] = "accepted"
+                except ProgrammingError as exc:
+                    if "row-level security" not in str(exc):
+                        inserted[table.name] = str(exc).splitlines()[0]
+                connection.rollback()
+    assert inserted == {}
+
+
+def test_unbound_transaction_sees_and_changes_no_row_of_any_tenant_table(two_tenants, raw_engine, owner_engine):
+    exposed = {}
+    for table in two_tenants.tables:
+        column = table.tenant_column
+        with raw_engine.begin() as connection:
+            outcome = {
+                "seen": connection.execute(text(f'SELECT count(*) FROM "{table}"')).scalar_one(),
+                "updated": _rows_touched(connection, f'UPDATE "{table}" SET "{column}" = "{column}"'),
+                "deleted": _rows_touched(connection, f'DELETE FROM "{table}"'),
+            }
+            connection.rollback()
+        if outcome != {"seen": 0, "updated": 0, "deleted": 0}:
+            exposed[table.name] = outcome
+    assert exposed == {}
+    assert all(_owner_counts(owner_engine, two_tenants.tables, two_tenants.a).values())
 
 
 def test_a_committed_binding_does_not_survive_its_transaction(two_tenants, raw_engine):
     with raw_engine.connect() as connection:
         with connection.begin():
-            _bind(connection, two_tenants.a)
+            bind(connection, two_tenants.a)
             assert connection.execute(text("SELECT count(*) FROM users")).scalar_one() > 0
         with connection.begin():
             assert connection.execute(text("SELECT count(*) FROM users")).scalar_one() == 0
         with pytest.raises(DBAPIError):
             with connection.begin():
-                _bind(connection, two_tenants.a)
+                bind(connection, two_tenants.a)
                 connection.execute(text("SELECT 1/0"))
         with connection.begin():
             assert connection.execute(text("SELECT count(*) FROM users")).scalar_one() == 0
@@ -246,26 +280,33 @@ def test_runtime_role_cannot_create_tables(raw_engine):
             connection.execute(text("CREATE TABLE sneaky (id int)"))
 
 
-def test_every_tenant_table_in_the_catalogue_has_rls_enabled_and_forced(owner_engine):
-    """Runs over the catalogue, so a table added later with a `tenant_id` column is covered too."""
+def test_every_tenant_table_has_rls_forced_and_a_policy_comparing_its_tenant_column_with_equals(owner_engine):
+    """Runs over the catalogue, so a table added later with a `tenant_id` column is covered too. Mentioning
+    the tenant function is not enough (`tenant_id = app_current_tenant() OR true` mentions it): every
+    permissive policy must be exactly the comparison, for reads (USING) and writes (WITH CHECK)."""
     with owner_engine.connect() as connection:
-        tables = [row for row in connection.execute(text(TENANT_TABLES_IN_CATALOGUE)) if row.is_tenant_table]
+        tables = tenant_tables(connection)
+        flags = {row.relname: (row.relrowsecurity, row.relforcerowsecurity) for row in connection.execute(text(
+            "SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class "
+            "WHERE relnamespace = 'public'::regnamespace"))}
         policies = connection.execute(text(
-            "SELECT c.relname, pg_get_expr(p.polqual, p.polrelid) AS using_expr, "
+            "SELECT c.relname, p.polname, pg_get_expr(p.polqual, p.polrelid) AS using_expr, "
             "pg_get_expr(p.polwithcheck, p.polrelid) AS check_expr, p.polpermissive "
             "FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid"
         )).all()
-    assert {"tenants", *FOUNDATION_TABLES} <= {row.relname for row in tables}
-    unprotected = [row.relname for row in tables if not (row.relrowsecurity and row.relforcerowsecurity)]
+    assert FOUNDATION_TABLES <= {table.name for table in tables}
+    unprotected = [table.name for table in tables if flags[table.name] != (True, True)]
     assert unprotected == [], f"tenant tables without RLS enabled and forced: {unprotected}"
-    for row in tables:
-        own = [p for p in policies if p.relname == row.relname]
-        assert own, f"{row.relname} has RLS but no policy"
-        for policy in own:
-            # A permissive policy that does not compare with the bound tenant would open the table to all.
-            if policy.polpermissive:
-                assert "app_current_tenant()" in (policy.using_expr or ""), (row.relname, policy.using_expr)
-                assert policy.check_expr is None or "app_current_tenant()" in policy.check_expr
+    wrong = {}
+    for table in tables:
+        comparison = f"({table.tenant_column} = app_current_tenant())"
+        permissive = [p for p in policies if p.relname == table.name and p.polpermissive]
+        if not permissive:
+            wrong[table.name] = "RLS without a permissive policy"
+        for policy in permissive:
+            if policy.using_expr != comparison or policy.check_expr not in (None, comparison):
+                wrong[f"{table.name}.{policy.polname}"] = (policy.using_expr, policy.check_expr)
+    assert wrong == {}, f"policies that are not exactly the tenant comparison: {wrong}"
 
 
 def test_security_definer_functions_are_pinned_and_not_public(owner_engine, migrated):
@@ -305,7 +346,8 @@ def test_a_script_is_bound_to_its_tenant_and_the_binding_ends_with_it(two_tenant
 def test_a_failing_script_changes_nothing_and_leaves_the_connection_usable(two_tenants, raw_engine, owner_engine):
     from app.core.db import Script, driver_connection
 
-    before = _owner_rows(owner_engine, "audit_log", two_tenants.a)
+    audit_log = [table for table in two_tenants.tables if table.name == "audit_log"]
+    before = _owner_counts(owner_engine, audit_log, two_tenants.a)
     script = Script("""
         INSERT INTO audit_log (tenant_id, actor_type, action, entity_type, created_at)
         VALUES (%(tenant)s, 'user', 'script.half', 'x', now());
@@ -318,7 +360,7 @@ def test_a_failing_script_changes_nothing_and_leaves_the_connection_usable(two_t
         assert driver.autocommit is False
         assert Script("SELECT %(v)s::text").run(driver, two_tenants.a, {"v": "it's quoted; -- safely"}) == [
             ("it's quoted; -- safely",)]
-    assert _owner_rows(owner_engine, "audit_log", two_tenants.a) == before
+    assert _owner_counts(owner_engine, audit_log, two_tenants.a) == before
 
 
 def test_a_script_cannot_write_another_tenants_rows(two_tenants, raw_engine):
