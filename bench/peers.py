@@ -24,6 +24,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -38,8 +39,9 @@ DBOS_QUEUE = "bench_echo"
 DEFAULT_WORKER_CONCURRENCY = 8
 DEFAULT_POLLING_SECONDS = 0.01
 # The grid --sweep tries: per-process worker concurrency (0: no limit) x queue polling interval.
-SWEEP_CONCURRENCY = (2, 4, 8, 16, 32, 0)
+SWEEP_CONCURRENCY = (4, 8, 16, 32, 0)
 SWEEP_POLLING = (0.001, 0.01, 0.05, 0.2)
+IDLE_SECONDS = 1.0
 
 
 # --- a DBOS worker process: python -m bench.peers --dbos-worker URL EXECUTOR CONCURRENCY POLLING READY ---
@@ -74,7 +76,7 @@ def _dbos_worker(url: str, executor_id: str, concurrency: int, polling: float, r
 # --- the benchmark process ---
 
 @contextmanager
-def dbos_database() -> "iter[tuple[str, str]]":
+def dbos_database() -> Iterator[tuple[str, str]]:
     """An empty database for DBOS's system tables on the server ours uses (DBOS creates its schema at launch),
     owned by the migration role; dropped afterwards. Yields (url, database name)."""
     from app.core.embedded import resolved_urls
@@ -131,6 +133,10 @@ def measure_dbos(url: str, database: str, procs: Processes, runs: int, workers: 
             connection.execute(text("ANALYZE dbos.workflow_status, dbos.operation_outputs"))
         empty()
         meter = CpuMeter(procs, database)
+        meter.begin()  # first the cost of waiting: the queue threads poll PostgreSQL with nothing to do
+        time.sleep(IDLE_SECONDS)
+        idle = meter.per_item_ms(1)
+        idle_cores = (idle.get("worker", 0.0) + idle.get("postgres", 0.0)) / 1000 / IDLE_SECONDS
         meter.begin()
         with ThreadPoolExecutor(max_workers=clients) as pool:
             enqueued = {workflow_id: started for started, workflow_id in pool.map(enqueue, (f"m{i}" for i in range(runs)))}
@@ -148,7 +154,8 @@ def measure_dbos(url: str, database: str, procs: Processes, runs: int, workers: 
     cpu.pop("redis", None)  # DBOS does not use Redis: what redis-server spent meanwhile was someone else's
     latencies = [float(finished) - enqueued[workflow_id] for workflow_id, _, finished in rows]
     return {"per_second": runs / (max(float(f) for *_, f in rows) - min(enqueued.values())),
-            "p50_ms": percentile(latencies, 50) * 1000, "p99_ms": percentile(latencies, 99) * 1000, "cpu": cpu}
+            "p50_ms": percentile(latencies, 50) * 1000, "p99_ms": percentile(latencies, 99) * 1000, "cpu": cpu,
+            "idle_cores": idle_cores}
 
 
 def _fmt_setting(concurrency: int, polling: float) -> str:
@@ -208,7 +215,8 @@ def main() -> None:
                     r = dbos_round(args.sweep_runs, concurrency, polling)
                     results[(concurrency, polling)] = r
                     print(f"  {_fmt_setting(concurrency, polling):52}{r['per_second']:8.1f}/s  "
-                          f"p50 {r['p50_ms']:7.1f} ms  CPU {sum(r['cpu'].values()):5.2f} ms/run", flush=True)
+                          f"p50 {r['p50_ms']:7.1f} ms  CPU {sum(r['cpu'].values()):5.2f} ms/run  "
+                          f"idle {r['idle_cores']:.2f} CPUs", flush=True)
             setting = max(results, key=lambda s: results[s]["per_second"])
             print(f"  best: {_fmt_setting(*setting)}")
         for i in range(args.repeat):
@@ -222,8 +230,11 @@ def main() -> None:
                 ours.append(side(ours_round))
             print(f"round {i + 1}: ours {ours[-1]['per_second']:.1f}/s, DBOS {theirs[-1]['per_second']:.1f}/s",
                   flush=True)
-        durable = None if args.no_bound else throughput.measure_durable_work(urls, Processes(Path(logs)), args.runs,
+        durable = None if args.no_bound or not args.repeat else throughput.measure_durable_work(urls, Processes(Path(logs)), args.runs,
                                                                              args.clients)
+
+    if not ours:
+        return  # --repeat 0: the sweep alone
 
     def med(results: list[dict], key: str) -> float:
         return statistics.median(r[key] for r in results)
@@ -246,6 +257,7 @@ def main() -> None:
             print(f"  {group:24}{statistics.median(r['cpu'].get(group, 0.0) for r in ours):8.2f}"
                   f"{statistics.median(r['cpu'].get(group, 0.0) for r in theirs):8.2f}")
         print(f"  {'total':24}{cpu_total(ours):8.2f}{cpu_total(theirs):8.2f}")
+        print(f"DBOS idle, between rounds: {med(theirs, 'idle_cores'):.2f} CPUs (workers + PostgreSQL, polling)")
     if durable and durable["cpu"] and raw:
         cpu = durable["cpu"]
         raw_total = cpu_total(raw)
