@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from app.core.context import TenantContext
 from app.core.errors import BadRequest, Conflict, UnprocessableEntity
+from app.core.failpoints import failpoint
 from app.models import IdempotencyRecord
 
 MAX_KEY_LENGTH = 255
@@ -50,6 +51,7 @@ def run_idempotently(session: Session, ctx: TenantContext, *, key: str | None, s
         raise BadRequest(f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters.")
     if not session.scalar(select(func.pg_try_advisory_xact_lock(_lock_id(ctx, scope, key)))):
         raise Conflict("A request with this Idempotency-Key is still being processed; retry it shortly.")
+    failpoint("idempotency.locked")
     fingerprint = _fingerprint(body)
     stored = session.get(IdempotencyRecord, (key, scope, ctx.tenant_id))
     if stored is not None:
