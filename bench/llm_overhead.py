@@ -34,6 +34,7 @@ VARIABLES = {
     "lead": {"name": "Ada Lovelace", "company": "Analytical Engines", "email": "ada@engines.example",
              "employees": 120, "industry": "manufacturing", "notes": "Asked for a demo after the webinar."},
     "sources": [{"id": "icp-1", "text": "Manufacturers with 50 to 500 employees, in Europe."}],
+    "criteria": [{"name": "company_size", "description": "50 to 500 employees", "weight": 1, "required": False}],
 }
 
 

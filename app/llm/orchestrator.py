@@ -82,11 +82,16 @@ class Generation(BaseModel, Generic[OutputT]):
 
 
 def generate(ctx: RunContext, *, step: str, prompt_key: str, variables: dict[str, Any],
-             output_model: type[OutputT], validators: Sequence[Validator] = ()) -> Generation[OutputT]:
+             output_model: type[OutputT], validators: Sequence[Validator] = (),
+             refuse_issues: bool = False) -> Generation[OutputT]:
+    """`refuse_issues`: business issues left after the repair attempt fail the call (`output_invalid`)
+    instead of being returned in `generation.issues`. The step is then not recorded, so a retried run asks
+    the model again rather than reading back the refused answer."""
     def call(_session: Any) -> dict[str, Any]:
         # The step's session is not used: holding its transaction open for the length of a model call would
         # pin a connection for nothing. Reads and log writes are short transactions of their own (_Connection).
-        return _Call(ctx, step, prompt_key, variables, output_model, validators, get_settings()).run()
+        return _Call(ctx, step, prompt_key, variables, output_model, validators, get_settings(),
+                     refuse_issues=refuse_issues).run()
 
     stored = ctx.step(step, call)
     return generation_of(output_model).model_validate(stored)
@@ -202,6 +207,7 @@ class _Call:
     output_model: type[BaseModel]
     validators: Iterable[Validator]
     settings: Settings
+    refuse_issues: bool = False
     config: LlmConfig = field(init=False)
     prompt: Prompt = field(init=False)
     attempts: int = 0
@@ -231,7 +237,7 @@ class _Call:
             model="", system=rendered.system, messages=(("user", rendered.user),), schema_name=schema_name,
             json_schema=json_schema, temperature=self.config.temperature,
             max_output_tokens=self.config.max_output_tokens,
-            variables=self.variables,
+            variables=self.variables, prompt_key=self.prompt_key,
         )
         failures: list[_Failure] = []
         for position, target in enumerate(self.config.chain):
@@ -293,6 +299,11 @@ class _Call:
                         code="output_invalid", details={"errors": fixed_problems})
         # Here `answer` is schema-valid; `problems` are the business issues it still has, if any.
         assert answer is not None
+        if problems and self.refuse_issues:
+            raise PermanentError(
+                f"{target.provider}:{target.model} answered '{self.prompt_key}' with output that breaks its rules "
+                f"even after a repair attempt: {'; '.join(problems)}",
+                code="output_invalid", details={"errors": problems})
         offline = target.provider == "offline"
         generation = generation_of(self.output_model)(
             output=answer, provider=target.provider, model=target.model, offline=offline,

@@ -13,6 +13,7 @@ VARIABLES = {
     "lead": {"name": "Ada Lovelace", "company": "Analytical Engines", "email": "ada@engines.example",
              "phone": "+44 20 7946 0958", "employees": 120},
     "sources": [{"id": "icp-1", "text": "We sell to manufacturers with 50 to 500 employees."}],
+    "criteria": [{"name": "company_size", "description": "50 to 500 employees", "weight": 1, "required": False}],
 }
 GOOD = {"score": 82, "bucket": "hot", "reasons": ["120 employees is inside the ICP range"]}
 

@@ -32,7 +32,8 @@ def test_success_records_usage_cost_prompt_and_a_redacted_request(llm_run, llm_s
 
     assert generation.output == Qualification(**GOOD)
     assert (generation.provider, generation.model, generation.offline) == (wire, MODELS[wire], False)
-    assert (generation.prompt_key, generation.prompt_version, generation.prompt_source) == (KEY, 1, "default")
+    shipped = default_prompts().latest(KEY).version
+    assert (generation.prompt_key, generation.prompt_version, generation.prompt_source) == (KEY, shipped, "default")
     cached = 0 if wire == "ollama" else 200  # Ollama reports no cache
     assert (generation.input_tokens, generation.output_tokens, generation.cached_tokens) == (1234, 321, cached)
     expected_cost = cost_usd(wire, MODELS[wire], input_tokens=1234, output_tokens=321, cached_tokens=cached)
@@ -42,7 +43,7 @@ def test_success_records_usage_cost_prompt_and_a_redacted_request(llm_run, llm_s
     assert (row.provider, row.model, row.status, row.attempt, row.purpose, row.is_retry) == (
         wire, MODELS[wire], "ok", 1, "generate", False)
     assert (row.prompt_key, row.prompt_version, row.prompt_source, row.step, row.agent) == (
-        KEY, 1, "default", "qualify", "test_llm")
+        KEY, shipped, "default", "qualify", "test_llm")
     assert (row.input_tokens, row.output_tokens, row.cached_tokens, row.cost_usd) == (1234, 321, cached, expected_cost)
     assert row.price_version == PRICE_TABLE_VERSION and row.latency_ms > 0
     stored_request = str(row.request)

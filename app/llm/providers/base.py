@@ -24,8 +24,9 @@ class ModelRequest:
     json_schema: dict[str, Any]
     temperature: float
     max_output_tokens: int
-    # The prompt's variables, for providers that build output without a model (offline).
+    # The prompt's key and variables, for providers that build output without a model (offline).
     variables: dict[str, Any] = field(default_factory=dict)
+    prompt_key: str = ""
 
     def as_log(self) -> dict[str, Any]:
         return {"model": self.model, "system": self.system,

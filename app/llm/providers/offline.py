@@ -1,6 +1,12 @@
 """`offline`: the default provider. Deterministic, rule-based, no network, no model, no cost.
 
-It answers any output schema by walking the schema's JSON Schema and filling each field from the prompt's
+A prompt can have its own answerer: a function registered for the prompt's key and output schema
+(`register_answerer`) that builds the answer from the prompt's variables by the domain's rules, so that
+an agent's offline output reads like the product (the SDR agent's judgements from the lead's fields and
+the retrieved ICP, say). Agent modules register theirs; this package imports no agent. An answerer may
+decline (None) when the variables do not carry what it needs, and the generic filler answers instead.
+
+The generic filler answers any output schema by walking the schema's JSON Schema and filling each field from the prompt's
 variables: a field named like a variable (anywhere in the variables, `lead.company` answers `company`)
 takes that value; otherwise strings are composed from the inputs and start with "[offline]", numbers are
 picked within their bounds, enums and array lengths honour the schema. Optional fields keep their defaults. Choices come from a hash of the
@@ -16,10 +22,14 @@ import hashlib
 import json
 import re
 import uuid
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from pydantic import BaseModel
+
 from app.llm.providers.base import ModelRequest, ModelResponse
+from app.llm.structured import schema_of
 
 OFFLINE_MARK = "[offline]"
 _FACTS_LIMIT = 240
@@ -28,13 +38,32 @@ _FIXED_DATE = "2000-01-01"
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
+# answerer(variables) -> the answer (a model of the registered schema, or its JSON data), or None to decline.
+Answerer = Callable[[dict[str, Any]], BaseModel | dict[str, Any] | None]
+_ANSWERERS: dict[tuple[str, str], Answerer] = {}
+
+
+def register_answerer(prompt_key: str, output_model: type[BaseModel], answerer: Answerer) -> Answerer:
+    """Answer prompt `prompt_key` asked for `output_model` with `answerer` instead of the generic filler."""
+    key = (prompt_key, schema_of(output_model)[0])
+    if _ANSWERERS.get(key, answerer) is not answerer:
+        raise ValueError(f"an offline answerer for {prompt_key!r} ({key[1]}) is registered twice")
+    _ANSWERERS[key] = answerer
+    return answerer
+
+
 class OfflineProvider:
     name = "offline"
     structured_output = True
     endpoint = "offline"
 
     def complete(self, request: ModelRequest) -> ModelResponse:
-        answer = _Filler(request.json_schema, request.variables).build()
+        answerer = _ANSWERERS.get((request.prompt_key, request.schema_name))
+        answer = answerer(request.variables) if answerer is not None else None
+        if isinstance(answer, BaseModel):
+            answer = answer.model_dump(mode="json")
+        if answer is None:
+            answer = _Filler(request.json_schema, request.variables).build()
         return ModelResponse(text=json.dumps(answer, ensure_ascii=False), finish_reason="offline")
 
 
