@@ -89,18 +89,18 @@ def _apply(session: Session, ctx: TenantContext, lead: Lead, changes: dict[str, 
     """Set `changes` (and move to `status`) on the locked `lead`, audited; False if nothing changed. An
     illegal move or a taken email is a 409 that leaves the lead as it was."""
     before = _audited(lead)
-    if status is not None:
-        transition(lead, status)
-    for field, value in changes.items():
-        setattr(lead, field, value)
+    try:
+        with session.begin_nested():  # the changes are made inside: a refusal rolls them back with it
+            if status is not None:
+                transition(lead, status)
+            for field, value in changes.items():
+                setattr(lead, field, value)
+            session.flush()
+    except IntegrityError as exc:
+        raise _duplicate(changes["email"]) from exc
     after = _audited(lead)
     if after == before:
         return False
-    try:
-        with session.begin_nested():
-            session.flush()
-    except IntegrityError as exc:
-        raise _duplicate(lead.email) from exc
     audit.record(session, ctx, "lead.update", "lead", lead.id, before=before, after=after)
     return True
 

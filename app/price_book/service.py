@@ -84,13 +84,13 @@ def update_item(session: Session, ctx: TenantContext, item_id: uuid.UUID,
         currency = changes.get("currency", item.currency)
         changes["list_price"] = money.checked(changes.get("list_price", item.list_price), currency, "list_price")
     before = _audited(item)
-    for field, value in changes.items():
-        setattr(item, field, value)
     try:
-        with session.begin_nested():
+        with session.begin_nested():  # the changes are made inside: a refusal rolls them back with it
+            for field, value in changes.items():
+                setattr(item, field, value)
             session.flush()
     except IntegrityError as exc:
-        raise _duplicate(item.code) from exc
+        raise _duplicate(changes["code"]) from exc
     after = _audited(item)
     if after != before:
         audit.record(session, ctx, "price_book_item.update", "price_book_item", item.id, before=before, after=after)
