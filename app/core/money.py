@@ -86,7 +86,7 @@ def fits_currency(amount: Decimal, currency: str) -> Decimal:
     places = minor_unit(currency)
     if decimals_of(amount) > places:
         allowed = "no decimals" if places == 0 else f"at most {places} decimal{'s' if places > 1 else ''}"
-        raise ValueError(f"{format_amount(amount)} has more decimals than {currency} allows ({allowed})")
+        raise ValueError(f"{format_amount(amount.normalize())} has more decimals than {currency} allows ({allowed})")
     return quantize(amount, currency)
 
 
