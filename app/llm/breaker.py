@@ -8,10 +8,13 @@ breaker, its failure opens it for another cooldown.
 
 Each transition is one Lua script, so concurrent workers cannot both take the trial slot. If Redis is
 unreachable the breaker lets calls through: it protects the providers and our latency, it must never be
-the reason a call is not made.
+the reason a call is not made. An open breaker stores when it may let a trial through, read against the
+caller's clock (`clock`, which tests move forward instead of waiting out a cooldown).
 """
 
 import hashlib
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -25,21 +28,25 @@ log = structlog.get_logger(__name__)
 # A count older than this is forgotten: five failures spread over a day are not an outage.
 FAILURE_MEMORY_MS = 10 * 60 * 1000
 
-# KEYS: failures, open, trial. ARGV: threshold, trial_ttl_ms. Returns [decision, open_ms_left, failures].
+# Seconds since the epoch, as every process of the deployment reads them.
+clock: Callable[[], float] = time.time
+
+# KEYS: failures, open, trial. ARGV: threshold, trial_ttl_ms, now_ms. Returns [decision, open_ms_left, failures].
 _ALLOW = """
-local left = redis.call('PTTL', KEYS[2])
+local left = tonumber(redis.call('GET', KEYS[2]) or '0') - tonumber(ARGV[3])
 local failures = tonumber(redis.call('GET', KEYS[1]) or '0')
 if left > 0 then return {0, left, failures} end
 if failures < tonumber(ARGV[1]) then return {1, 0, failures} end
 if redis.call('SET', KEYS[3], '1', 'NX', 'PX', ARGV[2]) then return {2, 0, failures} end
 return {0, 0, failures}
 """
-# KEYS: failures, open, trial. ARGV: threshold, cooldown_ms, memory_ms. Returns the count.
+# KEYS: failures, open, trial. ARGV: threshold, cooldown_ms, memory_ms, now_ms. Returns the count. The open
+# key holds the end of the cooldown; it also expires then, so an idle breaker leaves nothing behind.
 _FAILURE = """
 local failures = redis.call('INCR', KEYS[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 if failures >= tonumber(ARGV[1]) then
-  redis.call('SET', KEYS[2], '1', 'PX', ARGV[2])
+  redis.call('SET', KEYS[2], tonumber(ARGV[4]) + tonumber(ARGV[2]), 'PX', ARGV[2])
   redis.call('DEL', KEYS[3])
 end
 return failures
@@ -88,7 +95,8 @@ class CircuitBreaker:
 
     def permit(self) -> Permit:
         try:
-            decision, left_ms, failures = self._allow(keys=self._keys, args=[self._threshold, self._trial_ms])
+            decision, left_ms, failures = self._allow(keys=self._keys,
+                                                      args=[self._threshold, self._trial_ms, _now_ms()])
         except redis.RedisError:
             log.warning("llm_breaker_unavailable", provider=self.provider, exc_info=True)
             return Permit(Decision.closed)
@@ -104,7 +112,12 @@ class CircuitBreaker:
     def record_failure(self) -> int:
         """Count one transient failure; returns the consecutive count (0 if Redis is unreachable)."""
         try:
-            return int(self._failure(keys=self._keys, args=[self._threshold, self._cooldown_ms, FAILURE_MEMORY_MS]))
+            return int(self._failure(keys=self._keys,
+                                     args=[self._threshold, self._cooldown_ms, FAILURE_MEMORY_MS, _now_ms()]))
         except redis.RedisError:
             log.warning("llm_breaker_unavailable", provider=self.provider, exc_info=True)
             return 0
+
+
+def _now_ms() -> int:
+    return int(clock() * 1000)

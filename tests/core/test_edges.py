@@ -1,6 +1,5 @@
 """The edges every request passes: problem+json errors, body size limit, tenant rate limit, operations."""
 
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -175,12 +174,18 @@ def test_tenant_rate_limit_exhausts_a_real_redis_bucket(db, client, tiny_rate_li
 
 
 def test_rate_limit_refills_over_time():
-    limiter = ratelimit.RateLimiter(get_redis(), rate_per_second=20, burst=2)
+    """On the limiter's clock: the burst is spent at once whatever the machine's load, and a token comes
+    back a rate's period later, not before."""
+    now = [1_700_000_000.0]
+    limiter = ratelimit.RateLimiter(get_redis(), rate_per_second=20, burst=2, clock=lambda: now[0])
     key = "test:refill"
     get_redis().delete(f"ratelimit:{key}")
     assert [limiter.hit(key).allowed for _ in range(3)] == [True, True, False]
-    time.sleep(0.12)
+    now[0] += 0.04  # 0.8 of a token
+    assert not limiter.hit(key).allowed
+    now[0] += 0.04  # 1.6: one to spend
     assert limiter.hit(key).allowed
+    assert not limiter.hit(key).allowed
 
 
 # --- operations ---------------------------------------------------------------------------------

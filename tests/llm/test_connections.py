@@ -1,12 +1,14 @@
 """How many pooled connections a model call checks out: one for its read and its log rows while they follow
 each other closely, a fresh (pinged) one after a pause longer than the reuse window. Real PostgreSQL; the
-only fake is the OpenAI server."""
+only fake is the OpenAI server. The window is set to what each test is about (a pause no loaded machine
+reaches, or one every pause exceeds), so the count does not depend on how fast the machine is today."""
 
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import pytest
 from sqlalchemy import event
 
 from app.core.db import get_engine
@@ -47,7 +49,12 @@ def _generate(world) -> orchestrator.Generation:
                                  variables=VARIABLES, output_model=Qualification)
 
 
-def test_a_call_reads_and_logs_on_one_checkout(llm_run):
+@pytest.fixture
+def scripts_follow_closely(monkeypatch) -> None:
+    monkeypatch.setattr(orchestrator, "REUSE_WINDOW_SECONDS", 3600.0)
+
+
+def test_a_call_reads_and_logs_on_one_checkout(llm_run, scripts_follow_closely):
     world = llm_run({"provider": "offline"})
     with checkouts() as seen:
         generation = _generate(world)
@@ -55,7 +62,7 @@ def test_a_call_reads_and_logs_on_one_checkout(llm_run):
     assert [(row.provider, row.status) for row in world.logs()] == [("offline", "ok")]
 
 
-def test_retries_and_their_log_rows_share_the_checkout(llm_run, llm_settings):
+def test_retries_and_their_log_rows_share_the_checkout(llm_run, llm_settings, scripts_follow_closely):
     with FakeProvider("openai", Fail(500), Answer(GOOD)) as fake:
         point(llm_settings, fake)
         world = llm_run({"provider": "openai", "budgets": {"monthly_tokens": 1_000_000}})
@@ -67,7 +74,7 @@ def test_retries_and_their_log_rows_share_the_checkout(llm_run, llm_settings):
 
 
 def test_after_a_pause_longer_than_the_window_a_fresh_connection_is_checked_out(llm_run, monkeypatch):
-    monkeypatch.setattr(orchestrator, "REUSE_WINDOW_SECONDS", 0.0)
+    monkeypatch.setattr(orchestrator, "REUSE_WINDOW_SECONDS", -1.0)  # every pause is longer
     world = llm_run({"provider": "offline"})
     with checkouts() as seen:
         _generate(world)
