@@ -12,7 +12,6 @@ from typing import Annotated
 
 import anyio
 import psycopg
-import redis
 import structlog
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -24,11 +23,10 @@ from app.core.context import Principal, TenantContext
 from app.core.db import TENANT_KEY, driver_connection, get_sessionmaker
 from app.core.errors import TooManyRequests, Unauthorized
 from app.core.metrics import RATE_LIMITED
-from app.core.ratelimit import RateDecision, tenant_limiter
+from app.core.ratelimit import charge, tenant_limiter
 from app.core.security import InvalidToken, api_key_prefix, decode_token, hash_api_key
 
 _bearer = HTTPBearer(auto_error=False)
-log = structlog.get_logger(__name__)
 _API_KEY_TOUCH_INTERVAL = timedelta(seconds=60)
 
 
@@ -156,7 +154,7 @@ def get_context(
         tenant_id, principal = _api_key_principal(session, x_api_key)
     else:
         raise Unauthorized("Send a bearer token or an X-API-Key header.")
-    decision = _charge_rate_limit(tenant_id)
+    decision = charge(tenant_limiter(), f"tenant:{tenant_id}")
     if decision is not None and not decision.allowed:
         RATE_LIMITED.inc()
         raise TooManyRequests(
@@ -169,16 +167,6 @@ def get_context(
 
 
 CurrentContext = Annotated[TenantContext, Depends(get_context)]
-
-
-def _charge_rate_limit(tenant_id: uuid.UUID) -> RateDecision | None:
-    """Fails open: with Redis away the limit cannot be counted, and refusing every request would turn a
-    broker outage into a full outage (accepted runs wait in the outbox until Redis is back)."""
-    try:
-        return tenant_limiter().hit(f"tenant:{tenant_id}")
-    except redis.RedisError:
-        log.warning("rate_limit_unavailable", tenant_id=str(tenant_id), exc_info=True)
-        return None
 
 
 class _Authorized:

@@ -12,7 +12,7 @@ from app.core.config import get_settings
 from app.core.context import TenantContext
 from app.core.db import bind_tenant
 from app.core.errors import BadRequest, TooManyRequests, Unauthorized
-from app.core.ratelimit import login_limiter
+from app.core.ratelimit import charge, login_limiter
 from app.core.scope import scoped
 from app.core.security import DUMMY_PASSWORD_HASH, create_token, decode_token, InvalidToken, verify_password
 from app.models import Membership, RefreshToken, Tenant, User
@@ -21,8 +21,8 @@ INVALID_CREDENTIALS = "Email or password is incorrect."
 
 
 def login(session: Session, email: str, password: str, tenant_slug: str | None) -> TokenPair:
-    decision = login_limiter().hit(f"login:{email.lower()}")
-    if not decision.allowed:
+    decision = charge(login_limiter(), f"login:{email.lower()}")
+    if decision is not None and not decision.allowed:
         raise TooManyRequests("Too many login attempts for this email; retry later.",
                               headers={"Retry-After": str(decision.retry_after_seconds)})
     candidates = session.execute(text("SELECT * FROM auth_users_by_email(:e)"), {"e": email}).all()

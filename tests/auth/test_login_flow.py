@@ -1,4 +1,8 @@
+import pytest
+from structlog.testing import capture_logs
+
 from app.auth.permissions import Role
+from app.core.config import get_settings
 from tests.builders import PASSWORD, make_tenant
 
 
@@ -30,3 +34,29 @@ def test_wrong_password_is_401_problem_json(db, client):
     assert response.status_code == 401
     body = response.json()
     assert body["title"] and body["status"] == 401 and body["request_id"]
+
+
+@pytest.fixture
+def redis_unreachable(monkeypatch):
+    """Redis on a port where nothing listens, read from the environment as in production."""
+    from app.core import ratelimit, redis
+
+    caches = (get_settings, redis.get_redis, ratelimit.login_limiter, ratelimit.tenant_limiter)
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
+    for cache in caches:
+        cache.cache_clear()
+    yield
+    monkeypatch.undo()
+    for cache in caches:
+        cache.cache_clear()
+
+
+def test_login_and_requests_fail_open_when_redis_is_down(db, client, redis_unreachable):
+    tenant = make_tenant(db)
+    with capture_logs() as logs:
+        response = client.post("/api/v1/auth/token", json={"email": tenant.emails[Role.viewer], "password": PASSWORD})
+        assert response.status_code == 200, response.text
+        me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {response.json()['access_token']}"})
+        assert me.status_code == 200, me.text
+    unavailable = [entry for entry in logs if entry["event"] == "rate_limit_unavailable"]
+    assert [(entry["log_level"], entry["limit"]) for entry in unavailable] == [("warning", "login"), ("warning", "tenant")]
