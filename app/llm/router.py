@@ -1,5 +1,5 @@
 import uuid
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -31,12 +31,20 @@ def list_model_calls(
     return service.list_model_calls(session, ctx, filters, limit=limit, cursor=cursor, with_payloads=with_payloads)
 
 
+# A period is moved by a day (its exclusive end) and by up to a longest period (its default start): days at
+# the calendar's edges, where that is impossible, are invalid input, not a server error.
+_FIRST_DAY = date.min + timedelta(days=service.MAX_METRICS_DAYS)
+_LAST_DAY = date.max - timedelta(days=1)
+
+
 @router.get("/metrics/agents", response_model=AgentMetrics, summary="Per agent: runs, success rate, latency, tokens, cost")
 def agent_metrics(
     session: DbSession,
     ctx: Authorized[Permission.read],
-    since: Annotated[date | None, Query(description="First UTC day, inclusive; default: 29 days before until")] = None,
-    until: Annotated[date | None, Query(description="Last UTC day, inclusive; default: today")] = None,
+    since: Annotated[date | None, Query(ge=_FIRST_DAY, le=_LAST_DAY,
+                                        description="First UTC day, inclusive; default: 29 days before until")] = None,
+    until: Annotated[date | None, Query(ge=_FIRST_DAY, le=_LAST_DAY,
+                                        description="Last UTC day, inclusive; default: today")] = None,
     agent: Annotated[str | None, Query(max_length=64)] = None,
 ) -> AgentMetrics:
     return service.agent_metrics(session, ctx, since=since, until=until, agent=agent)

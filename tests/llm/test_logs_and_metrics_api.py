@@ -144,6 +144,10 @@ def test_metrics_per_agent_and_day_computed_in_sql(client, calls, committed_db):
     ({"since": "2026-05-02", "until": "2026-05-01"}, 400),
     ({"since": "2020-01-01", "until": "2026-01-01"}, 400),
     ({"since": "not-a-day"}, 422),
+    # Days at the calendar's edges: the period's end (the next day) or its default start would not exist.
+    ({"until": "9999-12-31"}, 422),
+    ({"since": "9999-12-31", "until": "9999-12-31"}, 422),
+    ({"until": "0001-01-05"}, 422),
 ])
 def test_bad_metric_periods_are_problem_json(client, db, params, status):
     from tests.builders import make_tenant
@@ -151,6 +155,18 @@ def test_bad_metric_periods_are_problem_json(client, db, params, status):
     tenant = make_tenant(db)
     response = client.get("/api/v1/metrics/agents", params=params, headers=tenant.headers(Role.viewer))
     assert response.status_code == status and response.json()["status"] == status
+
+
+@pytest.mark.parametrize("params", [
+    {"until": "9999-12-31T23:59:59-05:00"}, {"since": "0001-01-01T00:00:00+05:00"},
+    {"since": "9999-12-31T23:59:59.999999", "until": "0001-01-01T00:00:00"},
+])
+def test_log_periods_at_the_calendars_edges_are_answered(client, db, params):
+    from tests.builders import make_tenant
+
+    tenant = make_tenant(db)
+    response = client.get("/api/v1/logs/agents", params=params, headers=tenant.headers(Role.viewer))
+    assert response.status_code in (200, 422), response.text
 
 
 def test_reading_logs_and_metrics_needs_a_login(client):
