@@ -1,24 +1,13 @@
-"""Roles and what they may do, declared once. Routes depend on `Authorize(Permission.X)`; nothing else
-in the code base compares role names."""
+"""What each role may do, declared once (the roles and their order are app.core.roles, re-exported
+here). Routes depend on `Authorize(Permission.X)`; nothing else in the code base compares role names."""
 
 from enum import StrEnum
-from typing import TYPE_CHECKING
 
+from app.core.context import TenantContext
 from app.core.errors import Forbidden
+from app.core.roles import RANK, Role
 
-if TYPE_CHECKING:
-    from app.core.context import TenantContext
-
-
-class Role(StrEnum):
-    owner = "owner"
-    admin = "admin"
-    operator = "operator"
-    reviewer = "reviewer"
-    viewer = "viewer"
-
-
-RANK: dict[Role, int] = {Role.viewer: 0, Role.reviewer: 1, Role.operator: 2, Role.admin: 3, Role.owner: 4}
+__all__ = ["MINIMUM_ROLE", "RANK", "Permission", "Role", "authorize", "can_manage_role", "has_permission"]
 
 
 class Permission(StrEnum):
@@ -55,7 +44,7 @@ def can_manage_role(actor: Role, target: Role) -> bool:
     return actor is Role.owner or (has_permission(actor, Permission.manage_users) and RANK[target] < RANK[Role.admin])
 
 
-def authorize(ctx: "TenantContext", permission: Permission) -> None:
+def authorize(ctx: TenantContext, permission: Permission) -> None:
     """Raise 403 unless the caller's role has `permission`. Handlers on one resource call it after fetching
     the resource through the tenant scope, so another tenant's resource is a 404 whatever the role."""
     if not has_permission(ctx.principal.role, permission):

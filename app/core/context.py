@@ -2,7 +2,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Literal
 
-from app.auth.permissions import Role
+from app.core.roles import Role
 
 
 @dataclass(frozen=True)
