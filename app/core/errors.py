@@ -7,7 +7,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -96,6 +96,23 @@ def _is_unstorable_text(exc: DataError) -> bool:
     )
 
 
+# What a constraint the request broke means to the client, by SQLSTATE; never the SQL, the constraint or
+# the values, which name tables and may hold other rows' data.
+_INTEGRITY_DETAILS = {
+    "23505": "It duplicates something that already exists.",
+    "23P01": "It overlaps something that already exists.",
+    "23503": "It refers to something that does not exist (any more), or something still refers to what it removes.",
+    "23502": "A required value is missing.",
+    "23514": "A value is outside what is allowed.",
+}
+
+
+def integrity_detail(exc: IntegrityError) -> str:
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    return ("The request conflicts with the data already stored. "
+            + _INTEGRITY_DETAILS.get(sqlstate, "Reload what it changes and try again."))
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def _app_error(request: Request, exc: AppError) -> JSONResponse:
@@ -122,6 +139,15 @@ def install_error_handlers(app: FastAPI) -> None:
         request_id = getattr(request.state, "request_id", None)
         return problem(request, 500, "Internal server error", "An unexpected error occurred; it has been logged.",
                        {"X-Request-ID": request_id} if request_id else None)
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity_error(request: Request, exc: IntegrityError) -> JSONResponse:
+        """A constraint the service did not expect to be broken (a race, or a case it does not handle):
+        the write was refused and rolled back, so it is the client's conflict, not a server error."""
+        diag = getattr(exc.orig, "diag", None)
+        log.warning("integrity_error", path=request.url.path, sqlstate=getattr(exc.orig, "sqlstate", None),
+                    constraint=getattr(diag, "constraint_name", None), table=getattr(diag, "table_name", None))
+        return problem(request, 409, Conflict.title, integrity_detail(exc))
 
     @app.exception_handler(DataError)
     async def _data_error(request: Request, exc: DataError) -> JSONResponse:
