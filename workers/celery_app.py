@@ -11,10 +11,10 @@ from kombu import Queue
 from app.core.config import get_settings
 from app.core.embedded import resolved_urls
 from app.core.logging import configure_logging
+from app.installed import TASK_MODULES
 
 AGENT_QUEUES = ("agents.echo", "agents.sdr", "agents.sales", "agents.negotiation", "agents.finance", "agents.coaching")
 QUEUES = (*AGENT_QUEUES, "pipeline", "knowledge", "maintenance")
-TASK_MODULES = ["app.runs.tasks"]
 
 
 def _periodic_expiry(interval: float) -> float:
@@ -31,7 +31,7 @@ def _build() -> Celery:
             "RUN_HARD_TIME_LIMIT_SECONDS must be below BROKER_VISIBILITY_TIMEOUT_SECONDS, or Redis redelivers "
             "tasks that are still running"
         )
-    app = Celery("agentline", broker=resolved_urls(settings).redis_url, include=TASK_MODULES)
+    app = Celery("agentline", broker=resolved_urls(settings).redis_url, include=list(TASK_MODULES))
     transport_options = {
         "visibility_timeout": settings.broker_visibility_timeout_seconds,
         # Retry publishing when Redis blips instead of failing the request (the outbox covers the rest).

@@ -6,6 +6,7 @@ import time
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.agents.base import Agent, RunContext
+from app.agents.registry import register
 
 _SLICE_SECONDS = 0.05
 
@@ -39,3 +40,6 @@ class EchoAgent(Agent[EchoInput, EchoOutput]):
             ctx.check_cancelled()
             time.sleep(min(_SLICE_SECONDS, remaining))
         return delay_ms
+
+
+register(EchoAgent())

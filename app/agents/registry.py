@@ -1,14 +1,19 @@
-"""Every agent the engine can run, by name."""
+"""Every agent the engine can run, by name.
+
+Agents register themselves: a module calls `register(MyAgent())` when it is imported. The modules are
+those app.installed lists (and AGENT_PLUGINS), imported on first use of the registry, so this module,
+and the engine that uses it, import no agent and no domain.
+"""
 
 import importlib
+import threading
 
 from app.agents.base import Agent
-from app.agents.echo import EchoAgent
-from app.core.config import get_settings
 from app.core.errors import NotFound
-from app.knowledge.ingestion import KnowledgeIngestAgent
 
 _AGENTS: dict[str, Agent] = {}
+_loaded = False
+_loading = threading.RLock()
 
 
 def register(agent: Agent) -> Agent:
@@ -18,7 +23,24 @@ def register(agent: Agent) -> Agent:
     return agent
 
 
+def load_installed() -> None:
+    """Import every installed module, once per process; each registers what it provides."""
+    global _loaded
+    if _loaded:
+        return
+    with _loading:
+        if _loaded:
+            return
+        # The manifest names modules and imports none of them; only the top layer lists what exists.
+        from app.installed import installed_modules
+
+        for module in installed_modules():
+            importlib.import_module(module)
+        _loaded = True
+
+
 def get_agent(name: str) -> Agent:
+    load_installed()
     try:
         return _AGENTS[name]
     except KeyError:
@@ -26,6 +48,7 @@ def get_agent(name: str) -> Agent:
 
 
 def public_agent(name: str) -> Agent:
+    load_installed()
     agent = _AGENTS.get(name)
     if agent is None or not agent.public:
         raise NotFound(f"There is no agent named '{name}'. Available: {', '.join(public_names())}.")
@@ -33,18 +56,10 @@ def public_agent(name: str) -> Agent:
 
 
 def public_names() -> list[str]:
+    load_installed()
     return sorted(name for name, agent in _AGENTS.items() if agent.public)
 
 
 def all_agents() -> list[Agent]:
+    load_installed()
     return list(_AGENTS.values())
-
-
-def _load_plugins() -> None:
-    for module in get_settings().agent_plugins:
-        importlib.import_module(module)
-
-
-register(EchoAgent())
-register(KnowledgeIngestAgent())
-_load_plugins()

@@ -43,10 +43,19 @@ def _lock_id(ctx: TenantContext, scope: str, key: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
+Produced = tuple[int, dict[str, Any]] | IdempotentResponse
+
+
+def _response(produced: Produced) -> IdempotentResponse:
+    return produced if isinstance(produced, IdempotentResponse) else IdempotentResponse(*produced)
+
+
 def run_idempotently(session: Session, ctx: TenantContext, *, key: str | None, scope: str, body: Any,
-                     produce: Callable[[], tuple[int, dict[str, Any]]]) -> IdempotentResponse:
+                     produce: Callable[[], Produced]) -> IdempotentResponse:
+    """`produce` makes the response (status, body); it may itself recognise a repeat whose record has
+    expired (the work keeps the key longer) and answer with a replayed IdempotentResponse."""
     if key is None:
-        return IdempotentResponse(*produce())
+        return _response(produce())
     if not key or len(key) > MAX_KEY_LENGTH:
         raise BadRequest(f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters.")
     if not session.scalar(select(func.pg_try_advisory_xact_lock(_lock_id(ctx, scope, key)))):
@@ -58,8 +67,8 @@ def run_idempotently(session: Session, ctx: TenantContext, *, key: str | None, s
         if stored.request_hash != fingerprint:
             raise UnprocessableEntity("This Idempotency-Key was already used with a different request body.")
         return IdempotentResponse(stored.response_status, stored.response_body, replayed=True)
-    status, response = produce()
+    response = _response(produce())
     session.add(IdempotencyRecord(key=key, scope=scope, tenant_id=ctx.tenant_id, request_hash=fingerprint,
-                                  response_status=status, response_body=response))
+                                  response_status=response.status, response_body=response.body))
     session.flush()
-    return IdempotentResponse(status, response)
+    return response

@@ -24,6 +24,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from app.agents.base import Agent, RunContext
+from app.agents.registry import register
 from app.core.config import get_settings
 from app.knowledge.chunking import chunk_sections
 from app.knowledge.embedders import Embedder, tenant_embedder
@@ -152,3 +153,6 @@ def _finalize(session: Session, tenant_id: uuid.UUID, document_id: uuid.UUID, mo
     document.embedding_dim = dimension
     document.ingested_at = datetime.now(UTC)
     return {"chunks": count, "embedding_model": model, "embedding_dim": dimension}
+
+
+register(KnowledgeIngestAgent())

@@ -3,9 +3,10 @@
 A delivery first *claims* the run with one conditional UPDATE (queued/retry_scheduled → running,
 attempt + 1, a lease). A duplicate delivery, or one for a run that already finished, claims nothing and
 is a no-op. While the agent works, a heartbeat thread extends the lease; if the worker dies the lease
-runs out and the reaper (app.runs.maintenance) schedules a retry or dead-letters the run. Every outcome
-is written with the run's attempt as a fence, so a worker that lost its lease cannot overwrite the
-result of the attempt that replaced it.
+runs out and the reaper (app.runs.maintenance) schedules a retry or dead-letters the run. The attempt
+number only ever grows (an operator's retry grants a fresh budget through `attempt_base`, never by
+resetting it), so it identifies one execution: every heartbeat and outcome is written with it as a
+fence, and an execution that lost its lease cannot extend it or overwrite the result of its successor.
 """
 
 import os
@@ -82,23 +83,29 @@ class Claimed:
     agent: str
     input: dict[str, Any]
     attempt: int
+    attempt_base: int
     max_attempts: int
     queued_at: datetime
+
+    @property
+    def budget_left(self) -> bool:
+        """Whether a transient failure of this attempt may be retried."""
+        return self.attempt - self.attempt_base < self.max_attempts
 
 
 _CLAIM_COLUMNS = ("worker", "started_at", "heartbeat_at", "lease_expires_at", "next_attempt_at")
 # One round trip (app.core.db.Script): the per-tenant advisory lock serialises claims so the concurrency
 # cap cannot be overshot by two workers at once; then, in a new snapshot that sees every claim committed
 # before the lock was granted, the claim itself. It matches only a run that is waiting for this delivery
-# (queued or retry_scheduled, not cancelled, due) while the tenant is under its cap. The recorded steps
-# of earlier attempts come back with it.
+# (queued or retry_scheduled, not cancelled, due) while the tenant is under its cap. The steps recorded
+# by earlier attempts come back with it, whichever budget those attempts belonged to.
 CLAIM = Script(
     "SELECT pg_advisory_xact_lock(%(lock)s);\n"
     + transition_sql(sources(S.running), S.running, _CLAIM_COLUMNS, fenced=False, new_attempt=True, condition="""
         AND NOT cancel_requested AND (next_attempt_at IS NULL OR next_attempt_at <= %(now)s)
         AND (SELECT count(*) FROM agent_runs WHERE tenant_id = %(tenant_id)s AND status = 'running') < %(cap)s""")
-    + """SELECT m.id, m.tenant_id, m.agent, m.input, m.attempt, m.max_attempts, m.queued_at,
-       CASE WHEN m.attempt > 1 THEN (SELECT jsonb_object_agg(s.name, s.result) FROM run_steps s WHERE s.run_id = m.id) END
+    + """SELECT m.id, m.tenant_id, m.agent, m.input, m.attempt, m.attempt_base, m.max_attempts, m.queued_at,
+       (SELECT jsonb_object_agg(s.name, s.result) FROM run_steps s WHERE s.run_id = m.id)
 FROM moved m""")
 
 
@@ -114,7 +121,7 @@ def claim(connection: Connection, run_id: uuid.UUID, tenant_id: uuid.UUID,
                                lock=_tenant_lock_id(tenant_id), cap=settings.tenant_max_running_runs)
     rows = CLAIM.run(driver_connection(connection), tenant_id, params)
     if not rows:
-        _defer_if_capped(connection, run_id, tenant_id, now)
+        _not_claimed(connection, run_id, tenant_id, now)
         return None
     *fields, recorded = rows[0]
     run = Claimed(*fields)
@@ -128,13 +135,18 @@ def _sessions_on(connection: Connection) -> Callable[[], Session]:
     return partial(get_sessionmaker(), bind=connection)
 
 
-def _defer_if_capped(connection: Connection, run_id: uuid.UUID, tenant_id: uuid.UUID, now: datetime) -> None:
-    """Nothing was claimed. If the run is still waiting for this delivery, the tenant was at its cap of
-    running runs: deliver again a little later."""
+def _not_claimed(connection: Connection, run_id: uuid.UUID, tenant_id: uuid.UUID, now: datetime) -> None:
+    """Nothing was claimed. A waiting run with a cancel requested is never claimed: it ends cancelled
+    here. Any other run still waiting for this delivery found the tenant at its cap of running runs:
+    deliver again a little later."""
     with session_scope(tenant_id, _sessions_on(connection)) as session:
         run = session.get(AgentRun, run_id, with_for_update=True)
-        if (run is None or run.status not in (S.queued, S.retry_scheduled) or run.cancel_requested
-                or (run.next_attempt_at is not None and run.next_attempt_at > now)):
+        if run is None or run.status not in (S.queued, S.retry_scheduled):
+            return
+        if run.cancel_requested:
+            transition(session, run, S.cancelled, detail=event_detail(action="cancel_requested"))
+            return
+        if run.next_attempt_at is not None and run.next_attempt_at > now:
             return
         run.updated_at = now
         schedule_execution(session, run, delay_seconds=random.uniform(0.5, 2.0))
@@ -388,7 +400,6 @@ _OUTCOME_COLUMNS = {
     S.succeeded: ("output", "error"),
     S.awaiting_review: ("output", "error"),
     S.failed: ("error",),
-    S.dead_lettered: ("error",),
     S.cancelled: (),
 }
 _FINISH = {
@@ -399,18 +410,16 @@ _FINISH = {
 
 
 def _record_outcome(connection: Connection, run: Claimed, kind: str, value: Any) -> str | None:
-    if kind == "transient" and run.attempt < run.max_attempts:
-        return _schedule_retry(connection, run, *value)
+    if kind == "transient":
+        return _record_transient(connection, run, *value)
     if kind == "success":
         target, fields = S.succeeded, {"output": value, "error": None}
     elif kind == "review":
         target, fields = S.awaiting_review, {"output": value, "error": None}
     elif kind == "cancelled":
         target, fields = S.cancelled, {}
-    elif kind == "permanent":
-        target, fields = S.failed, {"error": value}
     else:
-        target, fields = S.dead_lettered, {"error": value[0]}
+        target, fields = S.failed, {"error": value}
     now = datetime.now(UTC)
     params = transition_params(run.id, run.tenant_id, now, stamped(target, now, fields), None, held_attempt=run.attempt)
     if not _FINISH[target].run(driver_connection(connection), run.tenant_id, params):
@@ -420,16 +429,24 @@ def _record_outcome(connection: Connection, run: Claimed, kind: str, value: Any)
     return target.value
 
 
-def _schedule_retry(connection: Connection, run: Claimed, error: dict[str, Any], retry_after: float | None) -> str | None:
-    """running → retry_scheduled and the delayed delivery, in one transaction (the outbox holds the delay)."""
-    delay = backoff_seconds(run.attempt, retry_after)
+def _record_transient(connection: Connection, run: Claimed, error: dict[str, Any], retry_after: float | None) -> str | None:
+    """A transient failure: cancelled if an operator asked for that meanwhile (a waiting run with a cancel
+    requested is never claimed again), else running → retry_scheduled and the delayed delivery in one
+    transaction (the outbox holds the delay) while the attempt budget lasts, else dead_lettered.
+    The row is read FOR UPDATE, so a cancel committed while this runs is seen, or sees the new state."""
     with session_scope(run.tenant_id, _sessions_on(connection)) as session:
-        held = session.get(AgentRun, run.id)
+        held = session.get(AgentRun, run.id, with_for_update=True)
         if held is None or held.status != S.running or held.attempt != run.attempt:
             return _fenced("transient")
+        if held.cancel_requested:
+            transition(session, held, S.cancelled, error=error, detail=event_detail(action="cancel_requested"))
+            return S.cancelled.value
+        if not run.budget_left:
+            transition(session, held, S.dead_lettered, error=error)
+            return S.dead_lettered.value
+        delay = backoff_seconds(run.attempt - run.attempt_base, retry_after)
         fields = {"error": error, "next_attempt_at": datetime.now(UTC) + timedelta(seconds=delay), "lease_expires_at": None}
-        if not transition(session, held, S.retry_scheduled, detail=event_detail(delay_seconds=round(delay, 3)), **fields):
-            return _fenced("transient")
+        transition(session, held, S.retry_scheduled, detail=event_detail(delay_seconds=round(delay, 3)), **fields)
         schedule_execution(session, held, delay_seconds=delay)
     return S.retry_scheduled.value
 

@@ -3,7 +3,8 @@
 - `lease_expired`: a running run's lease ran out (its worker was killed, or lost the database). It is
   retried with backoff, dead-lettered when its attempts are spent, or cancelled if that was asked for.
 - `stalled`: a queued or due retry_scheduled run nobody picked up for a while (the broker lost the
-  message, or it expired). Its execution is published again; a duplicate is harmless.
+  message, or it expired). Its execution is published again; a duplicate is harmless. One with a
+  cancel requested is never claimed (it was cancelled while its last attempt ran): it ends cancelled.
 The cross-tenant scan is one SECURITY DEFINER function returning ids; each repair is made under the
 run's own tenant binding, with the same conditional transitions the workers use.
 """
@@ -63,8 +64,8 @@ def _repair(session: Session, run: AgentRun, reason: str) -> str | None:
         if run.cancel_requested:
             transition(session, run, RunStatus.cancelled, detail=event_detail(reaper="lease_expired"))
             return "cancelled"
-        if run.attempt < run.max_attempts:
-            delay = backoff_seconds(run.attempt)
+        if run.attempt - run.attempt_base < run.max_attempts:
+            delay = backoff_seconds(run.attempt - run.attempt_base)
             transition(session, run, RunStatus.retry_scheduled, error=error, lease_expires_at=None,
                        next_attempt_at=now + timedelta(seconds=delay),
                        detail=event_detail(reaper="lease_expired", delay_seconds=round(delay, 3)))
@@ -73,6 +74,9 @@ def _repair(session: Session, run: AgentRun, reason: str) -> str | None:
         transition(session, run, RunStatus.dead_lettered, error=error, detail=event_detail(reaper="lease_expired"))
         return "dead_lettered"
     if reason == "stalled" and run.status in (RunStatus.queued.value, RunStatus.retry_scheduled.value):
+        if run.cancel_requested:
+            transition(session, run, RunStatus.cancelled, detail=event_detail(reaper="stalled_cancel_requested"))
+            return "cancelled"
         run.updated_at = now
         schedule_execution(session, run)
         return "republished"

@@ -13,9 +13,8 @@ from app.auth.deps import Authorized, CurrentContext, DbSession, SessionFactory
 from app.auth.permissions import Permission
 from app.core.context import TenantContext
 from app.core.db import session_scope
-from app.core.idempotency import run_idempotently
-from app.llm import service as llm_service
-from app.runs import service
+from app.core.idempotency import IdempotentResponse, run_idempotently
+from app.runs import hooks, service
 from app.runs.schemas import (
     DlqRetryRequest, DlqRetryResult, EventOut, OverrideRequest, RunCreate, RunDetail, RunOut, RunPage, StepOut,
 )
@@ -33,8 +32,10 @@ SSE_KEEPALIVE_SECONDS = 15.0
 def start_run(agent: str, body: RunCreate, session: DbSession, ctx: Authorized[Permission.operate_runs],
               idempotency_key: IdempotencyKey = None) -> JSONResponse:
     def produce() -> tuple[int, dict]:
-        run = service.accept_run(session, ctx, agent, body.input, idempotency_key=idempotency_key, public_only=True)
-        return status.HTTP_202_ACCEPTED, RunOut.model_validate(run).model_dump(mode="json")
+        accepted = service.accept_run(session, ctx, agent, body.input, idempotency_key=idempotency_key,
+                                      public_only=True)
+        response = RunOut.model_validate(accepted.run).model_dump(mode="json")
+        return IdempotentResponse(status.HTTP_202_ACCEPTED, response, replayed=accepted.replayed)
 
     result = run_idempotently(session, ctx, key=idempotency_key, scope=f"agents/{agent}/run",
                               body=body.model_dump(mode="json") if idempotency_key is not None else None,
@@ -69,7 +70,7 @@ def read_run(run_id: uuid.UUID, session: DbSession, ctx: Authorized[Permission.r
         **RunOut.model_validate(run).model_dump(),
         steps=[StepOut.model_validate(step) for step in service.run_steps(session, ctx, run_id)],
         events=[EventOut.model_validate(event) for event in service.run_events(session, ctx, run_id)],
-        model_calls=llm_service.run_model_calls(session, ctx, run_id),
+        model_calls=hooks.model_calls(session, ctx, run_id),
     )
 
 

@@ -4,7 +4,6 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.llm.schemas import ModelCall
 from app.runs.state import RunStatus
 
 
@@ -30,7 +29,10 @@ class RunOut(BaseModel):
     input: dict[str, Any]
     output: dict[str, Any] | None
     error: dict[str, Any] | None
-    attempt: int
+    attempt: int = Field(description="Executions claimed so far; it only grows, across operator retries too")
+    attempt_base: int = Field(description="`attempt` when the current budget began (0, or at the last operator "
+                                          "retry): transient failures are retried until attempt - attempt_base "
+                                          "reaches max_attempts")
     max_attempts: int
     queued_at: datetime
     started_at: datetime | None
@@ -74,7 +76,9 @@ class EventOut(BaseModel):
 class RunDetail(RunOut):
     steps: list[StepOut]
     events: list[EventOut]
-    model_calls: list[ModelCall] = Field(description="Every model call attempt of the run, oldest first (llm_logs)")
+    model_calls: list[dict[str, Any]] = Field(
+        description="Every model call attempt of the run, oldest first (llm_logs), each as an item of "
+                    "GET /api/v1/logs/agents (schema ModelCall)")
 
 
 class RunPage(BaseModel):

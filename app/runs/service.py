@@ -5,13 +5,14 @@ task is published after that transaction commits (app.core.outbox).
 """
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 from psycopg.types.json import Jsonb
 from pydantic import ValidationError
-from sqlalchemy import tuple_
+from sqlalchemy import select, tuple_
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, make_transient_to_detached
 
@@ -25,8 +26,8 @@ from app.core.errors import Conflict, NotFound, UnprocessableEntity
 from app.core.metrics import RUNS_CREATED
 from app.core.pagination import decode_cursor, encode_cursor
 from app.core.scope import get_or_404, scoped
-from app.llm.budgets import ensure_can_enqueue
 from app.models import AgentRun, RunEvent, RunStep
+from app.runs import hooks
 from app.runs.schemas import OverrideRequest, RunOut
 from app.runs.state import OVERRIDE_TARGETS, TERMINAL, RunStatus, event_detail, transition
 
@@ -45,78 +46,124 @@ def create_run(session: Session, ctx: TenantContext, agent_name: str, payload: d
                idempotency_key: str | None = None, parent_run_id: uuid.UUID | None = None,
                pipeline_id: uuid.UUID | None = None, public_only: bool = False) -> AgentRun:
     """`accept_run`, returning the run as a persistent, loaded object of `session`."""
-    run = AgentRun(**accept_run(session, ctx, agent_name, payload, idempotency_key=idempotency_key,
-                                parent_run_id=parent_run_id, pipeline_id=pipeline_id, public_only=public_only))
+    accepted = accept_run(session, ctx, agent_name, payload, idempotency_key=idempotency_key,
+                          parent_run_id=parent_run_id, pipeline_id=pipeline_id, public_only=public_only)
+    if accepted.replayed:
+        return session.get(AgentRun, accepted.run["id"])
+    run = AgentRun(**accepted.run)
     make_transient_to_detached(run)  # as if loaded: the row is written already, the flush has nothing to do
     session.add(run)
     return run
 
 
+@dataclass(frozen=True)
+class Accepted:
+    run: dict[str, Any]  # every column of the run
+    # The run is an earlier one, accepted with the same Idempotency-Key, agent and input.
+    replayed: bool = False
+
+
 def accept_run(session: Session, ctx: TenantContext, agent_name: str, payload: dict[str, Any], *,
                idempotency_key: str | None = None, parent_run_id: uuid.UUID | None = None,
-               pipeline_id: uuid.UUID | None = None, public_only: bool = False) -> dict[str, Any]:
-    """Accept a run: its row, its creation event and its outbox record, written by one statement in the
-    caller's transaction (which must be bound to `ctx`'s tenant); the execution is published after that
-    transaction commits (app.core.outbox). Returns every column of the new row."""
+               pipeline_id: uuid.UUID | None = None, public_only: bool = False) -> Accepted:
+    """Accept a run: its row, its creation event, its outbox record and (when a person or an API key
+    starts it) its audit entry, written by one statement in the caller's transaction (which must be
+    bound to `ctx`'s tenant); the execution is published after that transaction commits
+    (app.core.outbox).
+
+    A run's `idempotency_key` is unique in its tenant, for as long as the run exists (the HTTP layer's
+    record of the key expires sooner): the same key with the same agent and input is the run accepted
+    before, replayed; with anything else it is a 422."""
     agent = public_agent(agent_name) if public_only else get_agent(agent_name)
     try:
         validated = agent.input_model.model_validate(payload)
     except ValidationError as exc:
         raise UnprocessableEntity(f"The input does not match the '{agent.name}' agent's input schema.",
                                   errors=validation_errors(exc, "input")) from exc
-    if agent.uses_models:
-        ensure_can_enqueue(session, ctx)
+    hooks.check_admission(session, ctx, agent)
     run_input = validated.model_dump(mode="json")
     run_id = uuid.uuid4()
     kwargs = {"run_id": str(run_id), "tenant_id": str(ctx.tenant_id)}
     session.flush()  # rows this one refers to (a parent run, say) are written first, as the ORM would order them
+    audited = ctx.principal.kind != "system"
     params = {
         "id": run_id, "tenant_id": ctx.tenant_id, "agent": agent.name, "status": RunStatus.queued.value,
         "input": Jsonb(run_input), "max_attempts": agent.max_attempts,
         "requested_by_type": ctx.principal.kind, "requested_by_id": ctx.principal.id,
         "pipeline_id": pipeline_id, "parent_run_id": parent_run_id, "idempotency_key": idempotency_key,
-        "task": EXECUTE_TASK, "queue": agent.queue, "kwargs": Jsonb(kwargs),
+        "task": EXECUTE_TASK, "queue": agent.queue, "kwargs": Jsonb(kwargs), "audited": audited,
+        "audit_after": Jsonb({"agent": agent.name, "status": RunStatus.queued.value, "attempt": 0}) if audited else None,
+        "request_id": ctx.request_id,
     }
+    statement = _ACCEPT if idempotency_key is None else _ACCEPT_KEYED
     try:
         with driver_connection(session.connection()).cursor() as cursor:
-            created_at, updated_at, queued_at, outbox_id = cursor.execute(_ACCEPT, params).fetchone()
+            row = cursor.execute(statement, params).fetchone()
     except psycopg.Error as exc:  # raised as the SQL layer raises it (a NUL in the input is a 422, say)
-        raise DBAPIError.instance(_ACCEPT, params, exc, psycopg.Error) from exc
+        raise DBAPIError.instance(statement, params, exc, psycopg.Error) from exc
+    if row is None:  # the key is taken: by a run accepted earlier, whose record of the key has expired
+        return _replay(session, ctx, agent.name, run_input, idempotency_key)
+    created_at, updated_at, queued_at, outbox_id = row
     outbox.track(session, outbox_id, EXECUTE_TASK, agent.queue, kwargs)
     RUNS_CREATED.labels(agent.name).inc()
-    return {
+    return Accepted({
         "id": run_id, "tenant_id": ctx.tenant_id, "agent": agent.name, "status": RunStatus.queued.value,
-        "input": run_input, "output": None, "error": None, "attempt": 0, "max_attempts": agent.max_attempts,
+        "input": run_input, "output": None, "error": None, "attempt": 0, "attempt_base": 0,
+        "max_attempts": agent.max_attempts,
         "queued_at": queued_at, "started_at": None, "finished_at": None, "heartbeat_at": None,
         "lease_expires_at": None, "next_attempt_at": None, "worker": None,
         "requested_by_type": ctx.principal.kind, "requested_by_id": ctx.principal.id, "pipeline_id": pipeline_id,
         "parent_run_id": parent_run_id, "idempotency_key": idempotency_key, "overridden": False,
         "override_reason": None, "cancel_requested": False, "created_at": created_at, "updated_at": updated_at,
-    }
+    })
 
 
-# The run, its creation event (from nothing to queued, attempt 0, no detail) and its immediate outbox record, in one statement and one round trip, sent by
-# psycopg itself (prepared once it is frequent). Row-level security checks each row against the
-# transaction's tenant binding; the event's foreign key to the run is checked at the end of the
-# statement, when the run is there.
-_ACCEPT = """
+def _replay(session: Session, ctx: TenantContext, agent: str, run_input: dict[str, Any], key: str) -> Accepted:
+    earlier = session.execute(select(AgentRun.__table__).where(
+        AgentRun.tenant_id == ctx.tenant_id, AgentRun.idempotency_key == key)).mappings().one()
+    if earlier["agent"] != agent or earlier["input"] != run_input:
+        raise UnprocessableEntity(
+            f"This Idempotency-Key was already used for run {earlier['id']} of the '{earlier['agent']}' agent, "
+            "with another agent or input; use a new key for a new run.", run_id=str(earlier["id"]))
+    return Accepted(dict(earlier), replayed=True)
+
+
+def _accept_sql(on_conflict: str) -> str:
+    """The run, its creation event (from nothing to queued, attempt 0, no detail), its immediate outbox
+    record and its audit entry, in one statement and one round trip, sent by psycopg itself (prepared
+    once it is frequent). Row-level security checks each row against the transaction's tenant binding;
+    the event's foreign key to the run is checked at the end of the statement, when the run is there.
+    The others are written only if the run was (`FROM run`): with `on_conflict`, it may not be."""
+    return f"""
 WITH run AS (
-    INSERT INTO agent_runs (id, tenant_id, agent, status, input, attempt, max_attempts, requested_by_type,
-                            requested_by_id, pipeline_id, parent_run_id, idempotency_key, overridden,
-                            cancel_requested)
-    VALUES (%(id)s, %(tenant_id)s, %(agent)s, %(status)s, %(input)s, 0, %(max_attempts)s, %(requested_by_type)s,
+    INSERT INTO agent_runs (id, tenant_id, agent, status, input, attempt, attempt_base, max_attempts,
+                            requested_by_type, requested_by_id, pipeline_id, parent_run_id, idempotency_key,
+                            overridden, cancel_requested)
+    VALUES (%(id)s, %(tenant_id)s, %(agent)s, %(status)s, %(input)s, 0, 0, %(max_attempts)s, %(requested_by_type)s,
             %(requested_by_id)s, %(pipeline_id)s, %(parent_run_id)s, %(idempotency_key)s, false, false)
+    {on_conflict}
     RETURNING created_at, updated_at, queued_at
 ), creation AS (
     INSERT INTO run_events (tenant_id, run_id, from_status, to_status, attempt, detail)
-    VALUES (%(tenant_id)s, %(id)s, NULL, %(status)s, 0, 'null'::jsonb)
+    SELECT %(tenant_id)s, %(id)s, NULL, %(status)s, 0, 'null'::jsonb FROM run
 ), message AS (
     INSERT INTO outbox (task, queue, kwargs, countdown_seconds, available_at, publish_attempts)
-    VALUES (%(task)s, %(queue)s, %(kwargs)s, 0, now(), 0)
+    SELECT %(task)s, %(queue)s, %(kwargs)s, 0, now(), 0 FROM run
     RETURNING id
+), audit AS (
+    INSERT INTO audit_log (tenant_id, actor_type, actor_id, action, entity_type, entity_id, before, after, request_id)
+    SELECT %(tenant_id)s, %(requested_by_type)s, %(requested_by_id)s, 'run.start', 'run', %(id)s::text, NULL,
+           %(audit_after)s, %(request_id)s
+    FROM run WHERE %(audited)s
 )
 SELECT run.created_at, run.updated_at, run.queued_at, message.id FROM run, message
 """
+
+
+_ACCEPT = _accept_sql("")
+# With an Idempotency-Key: a key already taken (by a run whose HTTP record expired, or on another agent's
+# route) writes nothing, and the statement returns no row, instead of failing on the unique constraint.
+_ACCEPT_KEYED = _accept_sql("ON CONFLICT (tenant_id, idempotency_key) DO NOTHING")
 
 
 def schedule_execution(session: Session, run: AgentRun, *, delay_seconds: float = 0) -> None:
@@ -125,10 +172,6 @@ def schedule_execution(session: Session, run: AgentRun, *, delay_seconds: float 
 
 
 # --- reads ------------------------------------------------------------------------------------
-
-
-
-
 
 
 def list_runs(session: Session, ctx: TenantContext, *, limit: int, cursor: str | None = None,
@@ -172,13 +215,15 @@ def run_events(session: Session, ctx: TenantContext, run_id: uuid.UUID, after_id
 
 def _snapshot(run: AgentRun) -> dict[str, Any]:
     return RunOut.model_validate(run).model_dump(
-        mode="json", include={"status", "attempt", "output", "error", "overridden", "override_reason"})
+        mode="json", include={"status", "attempt", "attempt_base", "output", "error", "overridden", "override_reason"})
 
 
 def _requeue(session: Session, ctx: TenantContext, run: AgentRun, action: str) -> None:
     before = _snapshot(run)
-    transition(session, run, RunStatus.queued, attempt=0, error=None, next_attempt_at=None, finished_at=None,
-               cancel_requested=False, worker=None, queued_at=datetime.now(UTC),
+    # A fresh budget of attempts; the attempt number itself goes on growing, so an execution from before
+    # the retry can never match the fence of one after it, and the steps it recorded are reused.
+    transition(session, run, RunStatus.queued, attempt_base=run.attempt, error=None, next_attempt_at=None,
+               finished_at=None, cancel_requested=False, worker=None, queued_at=datetime.now(UTC),
                detail=event_detail(action=action, by=ctx.principal.id))
     schedule_execution(session, run)
     audit.record(session, ctx, action, "run", run.id, before=before, after=_snapshot(run))

@@ -31,7 +31,8 @@ FAST_ENGINE = {
     "AGENT_PLUGINS": '["tests.runs.agents"]',
     "LOG_LEVEL": "WARNING",
 }
-QUEUES = "agents.echo,agents.test_flaky,agents.test_side_effect,agents.test_reviewed,agents.test_internal,maintenance"
+QUEUES = ("agents.echo,agents.test_flaky,agents.test_side_effect,agents.test_reviewed,agents.test_internal,"
+          "agents.test_three_steps,agents.test_cancel_race,maintenance")
 
 
 def engine_env(urls: dict[str, str], **extra: str) -> dict[str, str]:

@@ -14,7 +14,7 @@ from app.core.db import bind_tenant
 from app.models import AgentRun, OutboxMessage, RunEvent
 from app.runs import service
 from tests.asgi import call_until_response_starts
-from tests.builders import committed_tenant, make_tenant
+from tests.builders import add_api_key, committed_tenant, make_tenant
 
 RUN = "/api/v1/agents/echo/run"
 
@@ -41,6 +41,25 @@ def test_an_accept_writes_the_run_its_creation_event_and_its_outbox_record(db, c
     [message] = db.scalars(select(OutboxMessage).where(OutboxMessage.kwargs["run_id"].astext == body["id"])).all()
     assert (message.task, message.queue, message.kwargs, message.countdown_seconds, message.publish_attempts) == (
         "runs.execute", "agents.echo", {"run_id": body["id"], "tenant_id": str(tenant.id)}, 0, 0)
+
+
+def test_starting_a_run_is_in_the_audit_log_whoever_starts_it(db, client):
+    tenant = make_tenant(db)
+    key, api_key = add_api_key(db, tenant.id, Role.operator)
+    by_user = client.post(RUN, json={"input": {"message": "by a person"}}, headers=tenant.headers(Role.operator))
+    by_key = client.post(RUN, json={"input": {"message": "by a machine"}}, headers={"X-API-Key": key})
+    assert by_user.status_code == by_key.status_code == 202
+    # A run the system starts (a pipeline stage, an ingestion) follows from a write that is audited itself.
+    service.create_run(db, TenantContext.system(tenant.id), "echo", {"message": "by the system"})
+
+    log = client.get("/api/v1/audit-log", params={"action": "run.start"}, headers=tenant.headers(Role.admin))
+    assert log.status_code == 200, log.text
+    started = {"agent": "echo", "status": "queued", "attempt": 0}
+    assert [(e["actor_type"], e["actor_id"], e["entity_type"], e["entity_id"], e["after"], e["request_id"])
+            for e in reversed(log.json()["items"])] == [
+        ("user", str(tenant.users[Role.operator]), "run", by_user.json()["id"], started, by_user.headers["X-Request-ID"]),
+        ("api_key", str(api_key.id), "run", by_key.json()["id"], started, by_key.headers["X-Request-ID"]),
+    ]
 
 
 def test_create_run_returns_the_run_persistent_and_loaded(db):

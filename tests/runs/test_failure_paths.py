@@ -50,7 +50,7 @@ def test_exhausted_retries_dead_letter_with_the_last_error_then_bulk_retry(commi
     tenant = committed_tenant(committed_db)
     cluster.start_worker("w1")
     cluster.start_beat()
-    doomed = [_start(live_client, tenant, "test_flaky", {"fail_attempts": 3}) for _ in range(2)]
+    doomed = [_start(live_client, tenant, "test_flaky", {"fail_attempts": 5}) for _ in range(2)]
     for run_id in doomed:
         run = _wait_status(tenant, run_id, "dead_lettered")
         assert run.attempt == run.max_attempts == 3
@@ -68,12 +68,15 @@ def test_exhausted_retries_dead_letter_with_the_last_error_then_bulk_retry(commi
 
     retried = live_client.post("/api/v1/dlq/retry", json={"run_ids": doomed}, headers=tenant.headers(Role.operator))
     assert retried.status_code == 200 and set(retried.json()["retried"]) == set(doomed)
-    # fail_attempts=3 and a fresh attempt budget: attempts 1-3 fail again, so they dead-letter again.
+    # A fresh budget of three attempts, numbered on from the first budget's: attempts 4 and 5 fail
+    # transiently and are retried, attempt 6 succeeds.
     for run_id in doomed:
-        run = _wait_status(tenant, run_id, "dead_lettered")
-        assert run.attempt == 3
+        run = _wait_status(tenant, run_id, "succeeded")
+        assert (run.attempt, run.attempt_base, run.output) == (6, 3, {"succeeded_on_attempt": 6})
 
-    discarded = live_client.post(f"/api/v1/dlq/{doomed[0]}/discard", headers=tenant.headers(Role.operator))
+    hopeless = _start(live_client, tenant, "test_flaky", {"fail_attempts": 3})
+    _wait_status(tenant, hopeless, "dead_lettered")
+    discarded = live_client.post(f"/api/v1/dlq/{hopeless}/discard", headers=tenant.headers(Role.operator))
     assert discarded.status_code == 200
     assert discarded.json()["status"] == "failed" and discarded.json()["error"]["discarded"] is True
 
@@ -147,8 +150,9 @@ def test_reviewed_output_waits_then_override_and_retry(committed_db, live_client
     failed = _start(live_client, tenant, "test_flaky", {"mode": "permanent"})
     _wait_status(tenant, failed, "failed")
     retried = live_client.post(f"/api/v1/runs/{failed}/retry", headers=operator)
-    assert retried.status_code == 200 and retried.json()["status"] == "queued" and retried.json()["attempt"] == 0
-    _wait_status(tenant, failed, "failed")
+    assert retried.status_code == 200 and retried.json()["status"] == "queued"
+    assert (retried.json()["attempt"], retried.json()["attempt_base"]) == (1, 1)  # the number goes on; the budget is new
+    assert _wait_status(tenant, failed, "failed").attempt == 2
 
 
 def test_a_run_whose_broker_message_was_lost_is_republished_by_the_reaper(committed_db, live_client, cluster):
