@@ -94,7 +94,9 @@ def describe_range(bounds: SizeRange) -> str:
 
 # --- words and sentences ----------------------------------------------------------------------------
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_HEADING = re.compile(r"^\s*#+\s*")
+_LIST_ITEM = re.compile(r"^\s*(?:[-*+>]|\d+[.)])\s+")
 _WORD = re.compile(r"[a-z0-9]+")
 _SUFFIXES = ("ing", "ers", "ies", "er", "es", "s")
 STOP_WORDS = frozenset(
@@ -102,14 +104,28 @@ STOP_WORDS = frozenset(
     .split())
 
 
+def passages(text: str) -> list[tuple[str, str]]:
+    """(heading, sentence) for every sentence of `text`, in order: Markdown headings are not sentences but
+    the context of those under them ("Who is not a fit"); list items and paragraphs are split into
+    sentences, and a line wrapped inside a sentence is joined to it."""
+    blocks: list[tuple[str, str]] = []
+    heading, joinable = "", False
+    for line in text.splitlines():
+        if not line.strip():
+            joinable = False
+        elif _HEADING.match(line):
+            heading, joinable = _HEADING.sub("", line).strip(), False
+        elif joinable and not _LIST_ITEM.match(line):
+            blocks[-1] = (heading, f"{blocks[-1][1]} {line.strip()}")
+        else:
+            blocks.append((heading, _LIST_ITEM.sub("", line).strip()))
+            joinable = True
+    return [(context, sentence.strip()) for context, block in blocks
+            for sentence in _SENTENCE_END.split(block) if sentence.strip()]
+
+
 def sentences(text: str) -> list[str]:
-    """The sentences and lines of `text`, stripped of Markdown heading and list marks, in order."""
-    out = []
-    for piece in _SENTENCE_END.split(text):
-        cleaned = re.sub(r"^[#>*\-\s]+", "", piece).strip()
-        if cleaned:
-            out.append(cleaned)
-    return out
+    return [sentence for _, sentence in passages(text)]
 
 
 def stem(word: str) -> str:

@@ -354,7 +354,8 @@ def _offline_text(lead: dict[str, Any], sender: str, package: Package) -> Propos
     company = lead.get("company") or lead.get("name") or "the client"
     industry, size = lead.get("industry"), lead.get("company_size")
     described = [sentence for sentence in facts.sentences(package.description) if not stated_amounts(sentence)]
-    team = f"{company}'s {industry} team" if industry else f"{company}'s team"
+    owner = f"{company}'" if company.endswith("s") else f"{company}'s"
+    team = f"{owner} {industry} team" if industry else f"{owner} team"
     summary = f"{package.name} for {company}." + (f" {described[0]}" if described else "")
     if size:
         summary += f" Sized for a company of about {size} employees."

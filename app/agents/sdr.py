@@ -474,7 +474,8 @@ register(SdrAgent())
 
 # --- offline answers: the rules that answer both prompts without a model ---------------------------------
 
-_NEGATION = re.compile(r"\b(?:not|no|never|exclude[sd]?|excluding|avoid|except|outside)\b", re.IGNORECASE)
+_NEGATION = re.compile(r"\b(?:not|no|never|cannot|can't|won't|don't|exclude[sd]?|excluding|avoid|except|outside|"
+                       r"disqualif\w*)\b", re.IGNORECASE)
 _INDUSTRY_CUES = re.compile(r"industr|sector|vertical|we sell to|customers are|target", re.IGNORECASE)
 _ROLE_CUES = re.compile(r"buyer|decision|persona|champion|title|role|sponsor|report(?:s)? to|head of|\bvp|director|"
                         r"chief|founder|owner", re.IGNORECASE)
@@ -498,10 +499,11 @@ def _quote(sentence: str, limit: int = 180) -> str:
     return f"“{text}”"
 
 
-def _sentences(sources: list[dict[str, Any]]) -> list[tuple[str, str]]:
-    """(source id, sentence) for every sentence of the sources, in order."""
-    return [(str(source.get("id")), sentence) for source in sources
-            for sentence in facts.sentences(str(source.get("text", "")))]
+def _sentences(sources: list[dict[str, Any]]) -> list[tuple[str, str, bool]]:
+    """(source id, sentence, negated) for every sentence of the sources, in order. A sentence is negated when
+    it, or the heading it is under ("Who is not a fit"), excludes what it names."""
+    return [(str(source.get("id")), sentence, bool(_NEGATION.search(f"{heading}\n{sentence}")))
+            for source in sources for heading, sentence in facts.passages(str(source.get("text", "")))]
 
 
 def criterion_kind(name: str, description: str) -> str | None:
@@ -518,13 +520,13 @@ def _judge_industry(lead: dict[str, Any], sources: list[dict[str, Any]]) -> tupl
     if not industry:
         return "unknown", "The lead record has no industry.", None
     lines = _sentences(sources)
-    for source_id, sentence in lines:
+    for source_id, sentence, negated in lines:
         if facts.mentions_all(sentence, industry):
-            if _NEGATION.search(sentence):
+            if negated:
                 return "misses", f"The profile excludes {industry}: {_quote(sentence)}", source_id
             return "meets", f"{industry} is a target industry of the profile: {_quote(sentence)}", source_id
-    for source_id, sentence in lines:
-        if _INDUSTRY_CUES.search(sentence):
+    for source_id, sentence, negated in lines:
+        if _INDUSTRY_CUES.search(sentence) and not negated:
             evidence = f"The profile names its industries and {industry} is not among them: {_quote(sentence)}"
             return "misses", evidence, source_id
     return "unknown", f"The retrieved profile names no industries to compare {industry} with.", "lead.industry"
@@ -534,7 +536,7 @@ def _judge_size(lead: dict[str, Any], sources: list[dict[str, Any]]) -> tuple[Ve
     size = lead.get("company_size")
     if not isinstance(size, int):
         return "unknown", "The lead record has no company size.", None
-    for source_id, sentence in _sentences(sources):
+    for source_id, sentence, _negated in _sentences(sources):
         bounds = facts.size_range(sentence)
         if bounds is None:
             continue
@@ -554,14 +556,14 @@ def _judge_geography(lead: dict[str, Any], sources: list[dict[str, Any]]) -> tup
         return "unknown", "The lead record has no country.", None
     name = facts.country_phrase(country)
     lines = _sentences(sources)
-    for source_id, sentence in lines:
+    for source_id, sentence, negated in lines:
         phrase = facts.country_served(sentence, country)
         if phrase is not None:
-            if _NEGATION.search(sentence):
+            if negated:
                 return "misses", f"The profile excludes {name}: {_quote(sentence)}", source_id
             return "meets", f"{name[:1].upper()}{name[1:]} is served ({phrase}): {_quote(sentence)}", source_id
-    for source_id, sentence in lines:
-        if facts.names_a_region(sentence):
+    for source_id, sentence, negated in lines:
+        if facts.names_a_region(sentence) and not negated:
             return "misses", f"The profile's regions do not include {name}: {_quote(sentence)}", source_id
     return "unknown", f"The retrieved profile names no countries or regions to compare {name} with.", "lead.country"
 
@@ -579,13 +581,13 @@ def _judge_role(lead: dict[str, Any], sources: list[dict[str, Any]]) -> tuple[Ve
     senior = bool(words & _SENIORITY)
     partial: tuple[str, str] | None = None
     first_cue: tuple[str, str] | None = None
-    for source_id, sentence in _sentences(sources):
-        if not _ROLE_CUES.search(sentence):
+    for source_id, sentence, negated in _sentences(sources):
+        if negated or not _ROLE_CUES.search(sentence):
             continue
         if len(sentence.split()) >= 4:
             first_cue = first_cue or (source_id, sentence)
         shared = words & _role_words(sentence)
-        if shared - _SENIORITY and (senior or shared & _SENIORITY):
+        if shared == words or shared - _SENIORITY and (senior or shared & _SENIORITY):
             return "meets", f"“{title}” is a buyer role the profile names: {_quote(sentence)}", source_id
         if shared and partial is None:
             partial = (source_id, sentence)
@@ -648,15 +650,15 @@ def _article(word: str) -> str:
 
 
 _OUTCOME = re.compile(r"\b(?:cut|cuts|save|saves|saved|reduce[sd]?|increase[sd]?|faster|grow|grew|improve[sd]?|"
-                      r"halve[sd]?|double[sd]?)\b|%", re.IGNORECASE)
+                      r"halve[sd]?|double[sd]?|retain\w*|recommend\w*)\b|%", re.IGNORECASE)
 
 
 def _facts_to_cite(lead: dict[str, Any], sources: list[dict[str, Any]]) -> tuple[
         tuple[str, str] | None, tuple[str, str] | None]:
     """(source id, sentence) pairs the email cites: the retrieved sentence naming the lead's industry, and
     one stating an outcome customers get (else the first that reads like a sentence), when there are."""
-    readable = [(source_id, sentence) for source_id, sentence in _sentences(sources)
-                if len(sentence.split()) >= 6 and sentence[-1] in ".!" and not _NEGATION.search(sentence)]
+    readable = [(source_id, sentence) for source_id, sentence, negated in _sentences(sources)
+                if len(sentence.split()) >= 6 and sentence[-1] in ".!" and not negated]
     industry = lead.get("industry")
     about_industry = next((c for c in readable if industry and facts.mentions_all(c[1], str(industry))), None)
     outcome = next((c for c in readable if _OUTCOME.search(c[1])), None)

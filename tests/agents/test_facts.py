@@ -47,10 +47,20 @@ def test_in_and_near_a_range():
     assert facts.describe_range((50, None)) == "at least 50"
 
 
-def test_sentences_and_stems():
-    text = "# Ideal customer profile\n\nWe sell to manufacturers. Our buyers are COOs!\n- Europe only"
-    assert facts.sentences(text) == ["Ideal customer profile", "We sell to manufacturers.", "Our buyers are COOs!",
-                                     "Europe only"]
+def test_passages_carry_their_heading_and_join_wrapped_lines():
+    text = ("# Ideal customer profile\n\nWe sell to manufacturers. Our buyers are COOs!\n- Europe only\n"
+            "- Teams that sit all day cut stress by 23%\n  across 14 teams.\n\n## Who is not a fit\n"
+            "1. Single-site retail.")
+    assert facts.passages(text) == [
+        ("Ideal customer profile", "We sell to manufacturers."), ("Ideal customer profile", "Our buyers are COOs!"),
+        ("Ideal customer profile", "Europe only"),
+        ("Ideal customer profile", "Teams that sit all day cut stress by 23% across 14 teams."),
+        ("Who is not a fit", "Single-site retail."),
+    ]
+    assert facts.sentences("One. Two\nthree.") == ["One.", "Two three."]
+
+
+def test_stems():
     assert facts.stem("manufacturers") == facts.stem("manufacturing") == "manufactur"
     assert facts.mentions_all("We sell to mid-sized manufacturers", "Manufacturing")
     assert not facts.mentions_all("We sell to logistics firms", "financial services")
