@@ -85,18 +85,36 @@ def test_a_bad_row_is_reported_with_its_number_and_changes_nothing_else(db, clie
 
 
 def test_a_row_refused_by_the_database_is_rolled_back_alone(db):
-    """A lead committed by someone else after the file's emails were looked up: that row's savepoint
-    rolls back, the transaction goes on and the next row is written."""
+    """A lead committed by someone else after the file's emails were looked up: the batch is refused and
+    written again row by row; only that row fails, and the rows around it are written."""
     tenant = make_tenant(db)
     ctx = TenantContext(tenant.id, Principal("user", tenant.users[Role.operator], Role.operator))
     add_lead(db, tenant.id, email="raced@example.com", name="Already here")
     known: dict[str, Lead] = {}  # as the lookup found it, before the concurrent insert
-    raced = service._import_row(db, ctx, 2, LeadCreate(name="Raced", email="raced@example.com"), known)
-    after = service._import_row(db, ctx, 3, LeadCreate(name="Next", email="next@example.com"), known)
-    assert raced.status == "error" and raced.errors[0].field == "email"
-    assert after.status == "created"
-    assert set(_leads(db, tenant)) == {"raced@example.com", "next@example.com"}
-    assert _leads(db, tenant)["raced@example.com"].name == "Already here"
+    batch = [(2, LeadCreate(name="Before", email="before@example.com")),
+             (3, LeadCreate(name="Raced", email="raced@example.com")),
+             (4, LeadCreate(name="After", email="after@example.com")),
+             (5, LeadCreate(name="After Again", email="after@example.com", company="Later"))]
+    results = service._import_batch(db, ctx, batch, known)
+    assert [(number, result.status) for number, result in sorted(results.items())] == [
+        (2, "created"), (3, "error"), (4, "created"), (5, "updated")]
+    assert results[3].errors[0].field == "email" and "raced@example.com" in results[3].errors[0].message
+    leads = _leads(db, tenant)
+    assert set(leads) == {"raced@example.com", "before@example.com", "after@example.com"}
+    assert leads["raced@example.com"].name == "Already here"
+    assert (leads["after@example.com"].name, leads["after@example.com"].company) == ("After Again", "Later")
+    audited = db.scalars(select(AuditLog.action).where(AuditLog.tenant_id == tenant.id)).all()
+    assert sorted(audited) == ["lead.create", "lead.create", "lead.update"]
+
+
+def test_a_large_import_is_written_in_batches(db, client, monkeypatch):
+    tenant = make_tenant(db)
+    monkeypatch.setattr(service, "IMPORT_BATCH", 2)
+    add_lead(db, tenant.id, email="l3@example.com", name="Old")
+    rows = "".join(f"Lead {i},l{i}@example.com\n" for i in range(7))
+    result = _upload(client, tenant, "name,email\n" + rows + "Bad,not-an-email\n").json()
+    assert [row["status"] for row in result["rows"]] == ["created"] * 3 + ["updated"] + ["created"] * 3 + ["error"]
+    assert len(_leads(db, tenant)) == 7 and _leads(db, tenant)["l3@example.com"].name == "Lead 3"
 
 
 def test_spreadsheet_exports_are_read(db, client):
