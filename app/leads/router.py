@@ -36,7 +36,8 @@ def list_leads(
     ctx: Authorized[Permission.read],
     status_: Annotated[LeadStatus | None, Query(alias="status")] = None,
     bucket: LeadBucket | None = None,
-    q: Annotated[str | None, Query(min_length=1, max_length=200, description="Part of the name, email or company")] = None,
+    q: Annotated[str | None, Query(min_length=1, max_length=200,
+                                   description="Part of the name, email or company")] = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> LeadPage:
@@ -55,7 +56,8 @@ def create_lead(body: LeadCreate, session: DbSession, ctx: Authorized[Permission
              responses={413: {"description": "More rows or bytes than an import takes"},
                         415: {"description": "Not a multipart upload of a CSV file"},
                         422: {"description": "Unreadable file, or a header with missing or unknown columns"}})
-async def import_leads(request: Request, session: DbSession, ctx: Authorized[Permission.write_data]) -> LeadImportResult:
+async def import_leads(request: Request, session: DbSession,
+                       ctx: Authorized[Permission.write_data]) -> LeadImportResult:
     """Create or update (matched by email) one lead per row; the answer has each row's outcome. A bad row
     is reported and changes nothing; the other rows are kept."""
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()

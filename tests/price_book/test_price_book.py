@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from app.auth.permissions import Role
 from app.core.context import TenantContext
-from app.models import AuditLog, Deal, PriceBookItem
+from app.models import AuditLog, PriceBookItem
 from app.price_book.service import active_items, get_by_code
 from tests.builders import make_tenant, rebind
 from tests.records import add_deal, add_item, add_lead

@@ -49,10 +49,14 @@ def test_invalid_entries_are_422(kind, value, db, client):
 def test_a_duplicate_is_409(db, client):
     tenant = make_tenant(db)
     headers = tenant.headers(Role.operator)
-    assert client.post(SUPPRESSIONS, json={"kind": "domain", "value": "example.com"}, headers=headers).status_code == 201
-    _is_problem(client.post(SUPPRESSIONS, json={"kind": "domain", "value": "EXAMPLE.com"}, headers=headers), 409)
+
+    def create(kind: str, value: str):
+        return client.post(SUPPRESSIONS, json={"kind": kind, "value": value}, headers=headers)
+
+    assert create("domain", "example.com").status_code == 201
+    _is_problem(create("domain", "EXAMPLE.com"), 409)
     # The same text as an address is another entry.
-    assert client.post(SUPPRESSIONS, json={"kind": "email", "value": "a@example.com"}, headers=headers).status_code == 201
+    assert create("email", "a@example.com").status_code == 201
 
 
 def test_list_filters_and_pages(db, client):
