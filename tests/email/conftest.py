@@ -99,13 +99,13 @@ def load(tenant_id: uuid.UUID, email_id: uuid.UUID) -> EmailLog:
 def email_cluster(migrated, tmp_path) -> Iterator[Callable[..., Cluster]]:
     """start(**env): a Celery worker on the `email` and `maintenance` queues, and beat (the outbox relay
     publishes the delayed retries), with FAST_EMAIL and `env`. Messages left on the email queue by
-    earlier tests are dropped first."""
+    earlier tests are dropped when the test starts."""
     from app.core.redis import get_redis
 
+    get_redis().delete("email")
     clusters: list[Cluster] = []
 
     def start(*, workers: int = 1, concurrency: int = 2, beat: bool = True, **env: str) -> Cluster:
-        get_redis().delete("email")
         cluster = Cluster(engine_env(migrated, **FAST_EMAIL, **env), tmp_path)
         clusters.append(cluster)
         for number in range(workers):
