@@ -43,8 +43,19 @@ def register_kind(kind: ReviewKind) -> ReviewKind:
 
 
 def get_kind(entity_type: str) -> ReviewKind | None:
+    _load_installed()
     return _KINDS.get(entity_type)
 
 
 def entity_types() -> list[str]:
+    _load_installed()
     return sorted(_KINDS)
+
+
+def _load_installed() -> None:
+    """Kinds are registered by the modules app.installed lists (the email domain, the sales agent's
+    proposals); whichever process asks first (an API replica deciding a review, a pipeline worker) loads
+    them all, as the agent registry does."""
+    from app.agents.registry import load_installed
+
+    load_installed()

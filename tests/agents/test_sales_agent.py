@@ -1,10 +1,14 @@
 """The sales agent through the real executor, on committed records: the package from the price book, the
 price from the book in code whatever a model writes, the deal and its proposal review."""
 
+import os
+import subprocess
+import sys
 import uuid
 from decimal import Decimal
 
 from app.auth.permissions import Role
+from app.core.config import PROJECT_ROOT
 from app.models import Deal, Review
 from tests.agents.helpers import FIT_LEAD
 from tests.llm.fake_providers import Answer, FakeProvider
@@ -97,3 +101,12 @@ def test_approving_the_proposal_applies_it_to_the_deal_and_locks_the_price(world
     [deal] = world.rows(Deal, lead_id=lead_id)
     assert deal.proposal["summary"] == "Growth, as discussed." and deal.proposal["price"] == "1250.00"
     assert world.lead(lead_id).status == "proposal" and world.run(run.id).status == "succeeded"
+
+
+def test_a_fresh_process_knows_the_proposal_review_kind():
+    """An API replica or a pipeline worker may decide a proposal before it ever ran an agent."""
+    probe = "from app.reviews.registry import get_kind; print(get_kind('proposal').locked_fields == " \
+            "frozenset({'package_code', 'price', 'currency', 'billing_period'}))"
+    result = subprocess.run([sys.executable, "-c", probe], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                            env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}, timeout=60)
+    assert result.stdout.strip() == "True", result.stderr
