@@ -16,12 +16,15 @@ from app.core.errors import install_error_handlers
 from app.core.logging import configure_logging
 from app.core.middleware import RequestContextMiddleware
 from app.deals.router import router as deals_router
+from app.email.router import router as email_router
 from app.health.router import router as health_router
 from app.knowledge.router import router as knowledge_router
 from app.leads.router import router as leads_router
 from app.llm.router import router as llm_router
+from app.pipelines.router import router as pipelines_router
 from app.price_book.router import router as price_book_router
 from app.prompts.router import router as prompts_router
+from app.reviews.router import router as reviews_router
 from app.runs.router import router as runs_router
 from app.suppressions.router import router as suppressions_router
 from app.tenants.router import router as tenant_router
@@ -30,8 +33,8 @@ from app.users.router import router as users_router
 # The first one is matched first: the runs router, with the busiest route (POST /agents/{agent}/run), leads.
 # No path of one router is a path of another (tests/core/test_routing.py), so the order changes nothing else.
 API_ROUTERS = (runs_router, auth_router, tenant_router, users_router, api_keys_router, audit_router,
-               prompts_router, knowledge_router, llm_router,
-               leads_router, suppressions_router, price_book_router, deals_router)
+               prompts_router, knowledge_router, llm_router, reviews_router, pipelines_router,
+               leads_router, suppressions_router, price_book_router, deals_router, email_router)
 
 
 @asynccontextmanager

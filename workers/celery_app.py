@@ -14,7 +14,7 @@ from app.core.logging import configure_logging
 from app.installed import TASK_MODULES
 
 AGENT_QUEUES = ("agents.echo", "agents.sdr", "agents.sales", "agents.negotiation", "agents.finance", "agents.coaching")
-QUEUES = (*AGENT_QUEUES, "pipeline", "knowledge", "maintenance")
+QUEUES = (*AGENT_QUEUES, "pipeline", "email", "knowledge", "maintenance")
 
 
 def _periodic_expiry(interval: float) -> float:
@@ -57,12 +57,17 @@ def _build() -> Celery:
             "outbox.relay": {"queue": "maintenance"},
             "runs.reap": {"queue": "maintenance"},
             "maintenance.purge": {"queue": "maintenance"},
+            "reviews.sweep": {"queue": "maintenance"},
+            "pipelines.advance": {"queue": "pipeline"},
+            "email.send": {"queue": "email"},
         },
         beat_schedule={
             "relay-outbox": {"task": "outbox.relay", "schedule": settings.outbox_relay_interval_seconds,
                              "options": {"expires": _periodic_expiry(settings.outbox_relay_interval_seconds)}},
             "reap-runs": {"task": "runs.reap", "schedule": settings.reaper_interval_seconds,
                           "options": {"expires": _periodic_expiry(settings.reaper_interval_seconds)}},
+            "review-deadlines": {"task": "reviews.sweep", "schedule": settings.review_sweep_interval_seconds,
+                                 "options": {"expires": _periodic_expiry(settings.review_sweep_interval_seconds)}},
             "purge": {"task": "maintenance.purge", "schedule": crontab(minute=17, hour=3)},
         },
     )

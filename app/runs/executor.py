@@ -32,11 +32,13 @@ from sqlalchemy.orm import Session
 
 from app.agents.base import Agent
 from app.agents.registry import get_agent
+from app.core import outbox
 from app.core.config import get_settings
 from app.core.context import TenantContext
 from app.core.db import Script, driver_connection, get_engine, get_sessionmaker, script_connection, session_scope
 from app.core.failpoints import failpoint
 from app.core.metrics import RUN_DURATION, RUN_QUEUE_LATENCY, RUNS_FINISHED
+from app.core.signals import PIPELINE_ADVANCE_TASK, PIPELINE_QUEUE
 from app.models import AgentRun, RunStep
 from app.runs.errors import PermanentError, RunCancelled, RunError
 from app.runs.service import schedule_execution
@@ -404,7 +406,7 @@ _OUTCOME_COLUMNS = {
 }
 _FINISH = {
     target: Script(transition_sql((S.running,), target, (*columns, "finished_at", "lease_expires_at"), fenced=True)
-                   + "SELECT status FROM moved")
+                   + "SELECT m.status, (SELECT id FROM signal), m.pipeline_id FROM moved m")
     for target, columns in _OUTCOME_COLUMNS.items()
 }
 
@@ -422,11 +424,24 @@ def _record_outcome(connection: Connection, run: Claimed, kind: str, value: Any)
         target, fields = S.failed, {"error": value}
     now = datetime.now(UTC)
     params = transition_params(run.id, run.tenant_id, now, stamped(target, now, fields), None, held_attempt=run.attempt)
-    if not _FINISH[target].run(driver_connection(connection), run.tenant_id, params):
+    rows = _FINISH[target].run(driver_connection(connection), run.tenant_id, params)
+    if not rows:
         return _fenced(kind)
     if target in TERMINAL:
         RUNS_FINISHED.labels(run.agent, target.value).inc()
+    _, signal_id, pipeline_id = rows[0]
+    if signal_id is not None:
+        _signal_pipeline(signal_id, pipeline_id, run.tenant_id)
     return target.value
+
+
+def _signal_pipeline(signal_id: int, pipeline_id: uuid.UUID, tenant_id: uuid.UUID) -> None:
+    """Publish the pipeline's advance signal that the outcome committed (a crash before this leaves it to
+    the outbox relay, a moment later)."""
+    failpoint("run.after_outcome")
+    message = outbox.Pending(signal_id, PIPELINE_ADVANCE_TASK, PIPELINE_QUEUE,
+                             {"pipeline_id": str(pipeline_id), "tenant_id": str(tenant_id)})
+    outbox.confirm(outbox.publish([message]))
 
 
 def _record_transient(connection: Connection, run: Claimed, error: dict[str, Any], retry_after: float | None) -> str | None:
