@@ -4,8 +4,9 @@ from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -26,6 +27,9 @@ class Settings(BaseSettings):
     db_pool_size: int = 10
     db_max_overflow: int = 10
     db_statement_timeout_ms: int = 30_000
+    # A backstop, not the way transactions end: longer than any pause inside a transaction that is not a
+    # fault (an embedder call in a step, at KNOWLEDGE_EMBED_TIMEOUT_SECONDS with its retries).
+    db_idle_in_transaction_timeout_ms: int = 120_000
 
     redis_url: str | None = None
 
@@ -109,6 +113,8 @@ class Settings(BaseSettings):
     run_retry_max_seconds: float = 300.0
     run_default_max_attempts: int = 4
     tenant_max_running_runs: int = 20
+    # How often beat looks for reviews to remind, escalate or expire (app.reviews.service.sweep).
+    review_sweep_interval_seconds: float = 60.0
     outbox_relay_interval_seconds: float = 5.0
     outbox_republish_after_seconds: int = 30
     reaper_interval_seconds: float = 15.0
@@ -121,6 +127,31 @@ class Settings(BaseSettings):
     worker_synchronous_commit: Literal["on", "off"] = "off"
     # A worker serves its processes' metrics (runs, model tokens and cost) on this port; 0 turns it off.
     worker_metrics_port: int = 0
+
+    # Email (docs/email.md). SMTP_URL unset: approved emails are written to the file outbox instead.
+    smtp_url: SecretStr | None = Field(
+        None, description="smtp://user:pass@host:port, smtps:// for implicit TLS, ?starttls=true to upgrade"
+    )
+    smtp_timeout_seconds: float = 20.0
+    email_from: str = "Agentline <no-reply@agentline.local>"
+    email_message_id_domain: str = "agentline.local"
+    email_outbox_dir: Path | None = Field(None, description="None: <DATA_DIR>/outbox")
+    email_unsubscribe_mailto: str | None = Field(None, description="None: the From address")
+    email_unsubscribe_url: str | None = Field(None, description="https URL for RFC 8058 one-click; {email_id} is filled in")
+    email_send_max_attempts: int = Field(5, ge=1)
+    email_retry_base_seconds: float = 10.0
+    email_retry_max_seconds: float = 600.0
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_url_names_a_server(cls, url: SecretStr | None) -> SecretStr | None:
+        if url is not None:
+            parts = urlsplit(url.get_secret_value())
+            if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+                raise ValueError("SMTP_URL must look like smtp://user:password@host:port or smtps://host:port")
+            if parts.scheme == "smtps" and "starttls=true" in parts.query.lower():
+                raise ValueError("SMTP_URL: smtps:// is TLS from the start; ?starttls=true applies to smtp:// only")
+        return url
 
     @model_validator(mode="after")
     def _refuse_public_secrets_in_production(self) -> "Settings":
