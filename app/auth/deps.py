@@ -5,6 +5,7 @@ Handlers on one resource take `CurrentContext`, fetch through the scope (404) an
 """
 
 import hmac
+import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -13,9 +14,11 @@ from typing import Annotated
 import anyio
 import psycopg
 import structlog
-from fastapi import Depends, Header, Request
+from fastapi import BackgroundTasks, Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from psycopg.rows import namedtuple_row
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.auth.permissions import Permission, Role, authorize
@@ -27,7 +30,7 @@ from app.core.ratelimit import charge, tenant_limiter
 from app.core.security import InvalidToken, api_key_prefix, decode_token, hash_api_key
 
 _bearer = HTTPBearer(auto_error=False)
-_API_KEY_TOUCH_INTERVAL = timedelta(seconds=60)
+log = structlog.get_logger(__name__)
 
 
 async def get_session_factory() -> sessionmaker[Session]:
@@ -88,10 +91,6 @@ _USER_ROLE = (
     "WHERE u.id = %s AND u.tenant_id = %s"
 )
 _API_KEY_BY_PREFIX = "SELECT id, tenant_id, key_hash, role, expires_at, revoked_at FROM auth_api_key_by_prefix(%s)"
-_API_KEY_TOUCH = (
-    "UPDATE api_keys SET last_used_at = %(now)s WHERE id = %(id)s AND tenant_id = %(tenant_id)s "
-    "AND (last_used_at IS NULL OR last_used_at < %(stale)s)"
-)
 
 
 def _connection(session: Session) -> psycopg.Connection:
@@ -137,14 +136,45 @@ def _api_key_principal(session: Session, key: str) -> tuple[uuid.UUID, Principal
     ):
         raise Unauthorized("The API key is invalid, expired or revoked.")
     _bind(session, connection, row.tenant_id)
-    connection.execute(_API_KEY_TOUCH, {"now": now, "id": row.id, "tenant_id": row.tenant_id,
-                                        "stale": now - _API_KEY_TOUCH_INTERVAL})
     return row.tenant_id, Principal("api_key", row.id, Role(row.role))
+
+
+# A key's last use is recorded at most once a minute per key, after the response, in a transaction of its
+# own: inside the request's, the row lock would make every other request with the key wait for this one
+# to end (a slow upload, say). SKIP LOCKED: a use being recorded elsewhere right now is as good as this one.
+_API_KEY_TOUCH_INTERVAL = timedelta(seconds=60)
+_API_KEY_TOUCH = text(
+    "UPDATE api_keys SET last_used_at = :now WHERE id = ("
+    "SELECT id FROM api_keys WHERE id = :id AND (last_used_at IS NULL OR last_used_at < :stale) "
+    "FOR UPDATE SKIP LOCKED)"
+)
+_key_use_recorded_at: dict[uuid.UUID, float] = {}  # in this process, by key id (time.monotonic())
+
+
+def _record_key_use_later(background: BackgroundTasks, factory: sessionmaker[Session], tenant_id: uuid.UUID,
+                          key_id: uuid.UUID) -> None:
+    now = time.monotonic()
+    if now - _key_use_recorded_at.get(key_id, -float("inf")) >= _API_KEY_TOUCH_INTERVAL.total_seconds():
+        _key_use_recorded_at[key_id] = now
+        background.add_task(_record_key_use, factory, tenant_id, key_id)
+
+
+def _record_key_use(factory: sessionmaker[Session], tenant_id: uuid.UUID, key_id: uuid.UUID) -> None:
+    now = datetime.now(UTC)
+    try:
+        with factory() as session:
+            session.info[TENANT_KEY] = tenant_id
+            with session.begin():
+                session.execute(_API_KEY_TOUCH, {"now": now, "id": key_id, "stale": now - _API_KEY_TOUCH_INTERVAL})
+    except SQLAlchemyError:  # the response has gone; a last use recorded a minute late is no harm
+        log.warning("api_key_use_not_recorded", api_key_id=str(key_id), exc_info=True)
 
 
 def get_context(
     request: Request,
     session: DbSession,
+    factory: SessionFactory,
+    background: BackgroundTasks,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     x_api_key: Annotated[str | None, Header(alias="X-API-Key", include_in_schema=False)] = None,
 ) -> TenantContext:
@@ -152,8 +182,14 @@ def get_context(
         tenant_id, principal = _user_principal(session, credentials.credentials)
     elif x_api_key:
         tenant_id, principal = _api_key_principal(session, x_api_key)
+        _record_key_use_later(background, factory, tenant_id, principal.id)
     else:
         raise Unauthorized("Send a bearer token or an X-API-Key header.")
+    if getattr(request.state, "body_pending", False):
+        # The handler reads the body after this (an upload it reads as a stream): while a slow client sends
+        # it, no pooled connection or transaction may be held for it. The credentials' transaction ends
+        # here; the handler's statements begin another, bound to the tenant as this one was.
+        session.commit()
     decision = charge(tenant_limiter(), f"tenant:{tenant_id}")
     if decision is not None and not decision.allowed:
         RATE_LIMITED.inc()

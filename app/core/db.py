@@ -46,7 +46,10 @@ def use_worker_commit_mode() -> None:
 @lru_cache
 def get_engine() -> Engine:
     settings = get_settings()
-    options = f"-c statement_timeout={settings.db_statement_timeout_ms}"
+    # Set per connection, not on the role (ALTER ROLE ... SET): it holds wherever DATABASE_URL points,
+    # with no migration, and the settings file says what is in force.
+    options = (f"-c statement_timeout={settings.db_statement_timeout_ms}"
+               f" -c idle_in_transaction_session_timeout={settings.db_idle_in_transaction_timeout_ms}")
     if _worker_process:
         options += f" -c synchronous_commit={settings.worker_synchronous_commit}"
     engine = create_engine(

@@ -1,11 +1,13 @@
-"""ASGI middleware: request ids, structured access logs, HTTP metrics, and the request body size limit."""
+"""ASGI middleware: request ids, structured access logs, HTTP metrics, and the request body size limits."""
 
 import json
 import time
 import uuid
 
 import structlog
+from fastapi import params
 from starlette.exceptions import HTTPException
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.config import get_settings
@@ -21,22 +23,37 @@ class _BodyTooLarge(HTTPException):
 
     def __init__(self, limit: int) -> None:
         super().__init__(413, _too_large_detail(limit))
+        self.limit = limit
 
 
 def _too_large_detail(limit: int) -> str:
     return f"The request body exceeds the limit of {limit} bytes."
 
 
+def _takes_uploads(route: BaseRoute | None) -> bool:
+    """Whether the route declares a multipart/form-data body: file or form parameters, or an OpenAPI request
+    body naming it (a route that reads its upload as a stream)."""
+    declared = (getattr(route, "openapi_extra", None) or {}).get("requestBody", {}).get("content", {})
+    body = getattr(route, "body_field", None)
+    return "multipart/form-data" in declared or (body is not None and isinstance(body.field_info, params.Form))
+
+
 class RequestContextMiddleware:
+    """Also sets `request.state.body_pending` while the request has a body the application has not read in
+    full, so that nothing is held open while a slow client sends it (app.auth.deps)."""
+
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
         settings = get_settings()
         self.body_limit = settings.max_request_body_bytes
         self.upload_limit = settings.max_upload_bytes
 
-    def _limit(self, scope: Scope) -> int:
-        content_type = dict(scope["headers"]).get(b"content-type", b"")
-        return self.upload_limit if content_type.startswith(b"multipart/form-data") else self.body_limit
+    def _limit(self, scope: Scope, content_type: bytes) -> int:
+        """The upload limit for a multipart body sent to a route that takes uploads; the (smaller) body limit
+        for everything else, whatever Content-Type the client chose. Known once the route is matched."""
+        if content_type.startswith(b"multipart/form-data") and _takes_uploads(scope.get("route")):
+            return self.upload_limit
+        return self.body_limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -47,25 +64,33 @@ class RequestContextMiddleware:
         scope.setdefault("state", {})["request_id"] = request_id
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
-        limit = self._limit(scope)
         started = time.perf_counter()
         status = {"code": 500, "sent": False}
 
-        declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            await self._too_large(send, request_id, limit)
+        length = headers.get(b"content-length")
+        declared = int(length) if length is not None and length.isdigit() else None
+        if declared is not None and declared > max(self.body_limit, self.upload_limit):
+            await self._too_large(send, request_id, max(self.body_limit, self.upload_limit))
             self._observe(scope, 413, started)
             return
+        scope["state"]["body_pending"] = bool(declared) or (declared is None and b"transfer-encoding" in headers)
 
         received = 0
+        limit: int | None = None
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, limit
+            if limit is None:  # the first read comes after routing
+                limit = self._limit(scope, headers.get(b"content-type", b""))
+                if declared is not None and declared > limit:
+                    raise _BodyTooLarge(limit)
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
                     raise _BodyTooLarge(limit)
+                if not message.get("more_body", False):
+                    scope["state"]["body_pending"] = False
             return message
 
         async def send_with_id(message: Message) -> None:
@@ -76,11 +101,11 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, limited_receive, send_with_id)
-        except _BodyTooLarge:
+        except _BodyTooLarge as exc:
             if status["sent"]:
                 raise
             status["code"] = 413
-            await self._too_large(send, request_id, limit)
+            await self._too_large(send, request_id, exc.limit)
         finally:
             self._observe(scope, status["code"], started)
 

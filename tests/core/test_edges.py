@@ -139,6 +139,28 @@ def test_lying_content_length_cannot_smuggle_a_larger_body(db, client):
     assert _user_count(client, tenant) == len(Role)
 
 
+@pytest.mark.parametrize("streamed", [False, True], ids=["content-length", "chunked"])
+def test_a_json_route_keeps_the_body_limit_whatever_content_type_the_client_sends(db, client, streamed):
+    """The larger upload limit is for routes that take uploads: calling a body multipart does not buy it."""
+    tenant = make_tenant(db)
+    limit = get_settings().max_request_body_bytes
+    assert get_settings().max_upload_bytes > 2 * limit
+    body = b"--x\r\n" + b"a" * (2 * limit) + b"\r\n--x--\r\n"
+    response = client.post("/api/v1/users", content=_chunks(body) if streamed else body,
+                           headers={**tenant.headers(Role.admin), "Content-Type": "multipart/form-data; boundary=x"})
+    problem = _assert_problem(response, 413)
+    assert str(limit) in problem["detail"]
+    assert _user_count(client, tenant) == len(Role)
+
+
+def test_an_upload_route_takes_a_multipart_body_over_the_json_limit(db, client):
+    tenant = make_tenant(db)
+    text = b"Renewals are due in March. " * (2 * get_settings().max_request_body_bytes // 27)
+    response = client.post("/api/v1/knowledge/documents", files={"file": ("big.txt", text)},
+                           headers=tenant.headers(Role.operator))
+    assert response.status_code == 202, response.text
+
+
 # --- per-tenant rate limit ---------------------------------------------------------------------
 
 

@@ -2,7 +2,6 @@
 first request is held at a failpoint (app.core.failpoints) right after it took the key's lock, so the
 second arrives at exactly that moment on every run, not by the luck of a thread schedule."""
 
-import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import func, select
@@ -12,19 +11,7 @@ from app.core.db import session_scope
 from app.core.failpoints import acting
 from app.models import AgentRun
 from tests.builders import committed_tenant
-
-
-class HoldFirst:
-    """A failpoint action that holds the first thread reaching it until released; later ones pass."""
-
-    def __init__(self) -> None:
-        self.reached, self.released = threading.Event(), threading.Event()
-        self._taken = threading.Lock()
-
-    def __call__(self) -> None:
-        if self._taken.acquire(blocking=False):
-            self.reached.set()
-            assert self.released.wait(30), "the held request was never released"
+from tests.holds import HoldFirst
 
 
 def test_a_request_arriving_while_the_first_holds_the_key_is_409_and_the_first_completes(committed_db, live_client):
