@@ -40,7 +40,7 @@ DEFAULT_WORKER_CONCURRENCY = 8
 DEFAULT_POLLING_SECONDS = 0.01
 # The grid --sweep tries: per-process worker concurrency (0: no limit) x queue polling interval.
 SWEEP_CONCURRENCY = (4, 8, 16, 32, 0)
-SWEEP_POLLING = (0.001, 0.01, 0.05, 0.2)
+SWEEP_POLLING = (0.001, 0.01, 0.1)
 IDLE_SECONDS = 1.0
 
 
