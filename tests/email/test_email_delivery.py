@@ -2,6 +2,7 @@
 outcome records. tests/email/test_email_worker.py runs the same through the queue and real workers."""
 
 import email as email_parser
+import ssl
 import uuid
 from email.policy import default
 
@@ -13,7 +14,7 @@ from app.email.delivery import deliver
 from app.email.state import EmailStatus
 from app.models import OutboxMessage, Pipeline, Suppression
 from tests.email.conftest import load
-from tests.email.smtp_sink import Sink, start_smtp
+from tests.email.smtp_sink import Sink, self_signed_certificate, start_smtp
 from tests.runs.cluster import free_port
 
 
@@ -186,3 +187,29 @@ def test_a_tenant_sends_only_its_own_emails(email_settings, smtp_server, tenant,
     assert deliver(email.id, stranger.id) == "missing"
     assert sink.offered == [] and load(tenant.id, email.id).status == "approved"
     assert deliver(email.id, tenant.id) == "sent"
+
+
+@pytest.mark.parametrize("mode", ["starttls", "smtps"])
+def test_tls_is_used_and_the_certificate_verified(email_settings, tenant, make_email, tmp_path, monkeypatch, mode):
+    certificate, key = self_signed_certificate(tmp_path)
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(certificate, key)
+    port, sink = free_port(), Sink()
+    options = ({"tls_context": server_tls, "require_starttls": True} if mode == "starttls"
+               else {"ssl_context": server_tls, "server_hostname": "127.0.0.1"})
+    monkeypatch.setenv("SSL_CERT_FILE", certificate)  # the client trusts the test certificate, and only it
+    controller, _ = start_smtp(port, sink, **options)
+    try:
+        url = (f"smtp://127.0.0.1:{port}?starttls=true" if mode == "starttls" else f"smtps://127.0.0.1:{port}")
+        email_settings(SMTP_URL=url)
+        email = make_email()
+        assert deliver(email.id, tenant.id) == "sent"
+        assert len(sink.accepted_with(email.message_id)) == 1
+
+        monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "no-such-ca.pem"))  # a server nobody vouches for
+        untrusted = make_email()
+        assert deliver(untrusted.id, tenant.id) == "retry_scheduled"
+        assert "CERTIFICATE_VERIFY_FAILED" in load(tenant.id, untrusted.id).error
+        assert sink.accepted_with(untrusted.message_id) == []
+    finally:
+        controller.stop()
