@@ -11,7 +11,6 @@ processes can never both move an email out of the same state. Every terminal sta
 pipeline (durably, through the outbox), so the pipeline moves on after the send, or stops.
 """
 
-import uuid
 from enum import StrEnum
 from typing import Any
 

@@ -159,7 +159,8 @@ def test_without_smtp_the_file_outbox_holds_one_eml_per_email(email_settings, tm
     assert message["Subject"] == "A first note" and message["From"] == "Acme Sales <sales@acme.example>"
     assert message["Date"].datetime is not None
     assert message["List-Unsubscribe"].split() == [  # folded at the comma on the wire: a long header
-        f"<https://acme.example/unsubscribe/{email.id}>,", f"<mailto:sales@acme.example?subject=unsubscribe+{email.id}>"]
+        f"<https://acme.example/unsubscribe/{email.id}>,",
+        f"<mailto:sales@acme.example?subject=unsubscribe+{email.id}>"]
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert load(tenant.id, email.id).transport == "file"
 
