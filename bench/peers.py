@@ -228,8 +228,8 @@ def main() -> None:
             theirs.append(dbos_round(args.runs, *setting))
             if not first_ours:
                 ours.append(side(ours_round))
-            print(f"round {i + 1}: ours {ours[-1]['per_second']:.1f}/s, DBOS {theirs[-1]['per_second']:.1f}/s",
-                  flush=True)
+            print(f"round {i + 1}: ours {ours[-1]['per_second']:.1f}/s at {sum(ours[-1]['cpu'].values()):.2f} ms CPU "
+                  f"per run, DBOS {theirs[-1]['per_second']:.1f}/s at {sum(theirs[-1]['cpu'].values()):.2f} ms", flush=True)
         durable = None if args.no_bound or not args.repeat else throughput.measure_durable_work(urls, Processes(Path(logs)), args.runs,
                                                                              args.clients)
 
