@@ -39,6 +39,8 @@ from app.core.db import get_engine, session_scope
 from app.core.failpoints import failpoint
 from app.email.sending import Outgoing, PermanentSendError, TransientSendError, build_message, transport_for
 from app.email.state import EmailStatus, transition
+from app.leads import service as leads
+from app.leads.state import LeadStatus, can_transition
 from app.models import EmailLog, Pipeline
 from app.suppressions.service import find_suppression
 
@@ -139,8 +141,18 @@ def _record_sent(email_id: uuid.UUID, tenant_id: uuid.UUID, transport: str) -> s
             log.error("email_sent_but_not_recorded", email_id=str(email_id),
                       status=email.status if email is not None else "missing")
             return "sent_unrecorded"
+        _mark_contacted(session, TenantContext.system(tenant_id), email)
     log.info("email_sent", email_id=str(email_id), transport=transport)
     return EmailStatus.sent.value
+
+
+def _mark_contacted(session: Session, ctx: TenantContext, email: EmailLog) -> None:
+    """The first email that left makes a qualified lead `contacted` (the sales agent proposes only then)."""
+    if email.lead_id is None:
+        return
+    lead = leads.get_lead(session, ctx, email.lead_id, for_update=True)
+    if can_transition(LeadStatus(lead.status), LeadStatus.contacted):
+        leads.change_status(session, ctx, lead, LeadStatus.contacted)
 
 
 def _record_failure(email_id: uuid.UUID, tenant_id: uuid.UUID, error: str, *, permanent: bool,
