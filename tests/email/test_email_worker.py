@@ -2,9 +2,12 @@
 server (aiosmtpd in this process), with retries published by the outbox relay that beat runs."""
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
+import httpx
 from sqlalchemy import func, select
 
+from app.auth.permissions import Role
 from app.core import outbox
 from app.core.context import TenantContext
 from app.core.db import session_scope
@@ -15,7 +18,7 @@ from app.models import OutboxMessage, Suppression
 from app.reviews.registry import get_kind
 from tests.email.conftest import load
 from tests.email.smtp_sink import start_smtp
-from tests.runs.cluster import free_port, wait_until
+from tests.runs.cluster import ApiServer, free_port, wait_until
 
 
 def _approve(tenant_id: uuid.UUID, email_id: uuid.UUID) -> None:
@@ -110,3 +113,34 @@ def test_a_worker_killed_after_the_server_accepted_sends_the_same_message_again(
     assert len(accepted) == 2
     assert accepted[0]["Message-ID"] == accepted[1]["Message-ID"] == email.message_id
     assert load(tenant.id, email.id).send_attempts == 2
+
+
+def test_the_same_approval_posted_20_times_at_once_sends_one_email(email_cluster, smtp_server, tenant, make_email,
+                                                                   tmp_path):
+    """Through the HTTP API in its own process: 20 concurrent identical decisions, one send."""
+    port, sink = smtp_server
+    email = make_email(EmailStatus.draft)
+    with session_scope(tenant.id) as session:
+        service.open_email_review(session, TenantContext.system(tenant.id), session.merge(email), agent="sdr")
+    cluster = email_cluster(SMTP_URL=f"smtp://127.0.0.1:{port}")
+    api = ApiServer(cluster.env, tmp_path)
+    api.start()
+    try:
+        def decide(_: int) -> int:
+            return httpx.post(f"{api.url}/api/v1/reviews/email/{email.id}/decision", timeout=30,
+                              json={"decision": "edit", "edited_output": {"subject": "Hello again"}},
+                              headers=tenant.headers(Role.reviewer)).status_code
+
+        with ThreadPoolExecutor(20) as pool:
+            statuses = list(pool.map(decide, range(20)))
+    finally:
+        api.stop()
+    assert set(statuses) <= {200, 409} and 200 in statuses, statuses
+    wait_until(lambda: _status(tenant.id, email.id) == "sent", 60, message="the email was not sent")
+    wait_until(lambda: _settled(email.id), 30, message="sends still pending")
+    [message] = sink.offered_with(email.message_id)
+    assert message["Subject"] == "Hello again"
+    with session_scope() as session:
+        sends = session.scalar(select(func.count()).select_from(OutboxMessage).where(
+            OutboxMessage.task == "email.send", OutboxMessage.kwargs["email_id"].astext == str(email.id)))
+    assert sends == 1 and load(tenant.id, email.id).send_attempts == 1
