@@ -1,8 +1,12 @@
-"""The demo: a tenant with one user per role, seeded through the service layer and checked through the API,
-then runs driven through the API as the operator, and a table of every run.
+"""The demo: a tenant with one user per role, seeded through the service layer and checked through the API;
+then the business through the API, as its people would: the admin sets the ideal customer profile, the
+operator uploads the ICP document, the price book and five leads (a CSV import) and starts a pipeline for
+each lead, the reviewer approves, edits or rejects what the agents propose (app.demo_data says which);
+and tables of the pipelines, the runs, the emails sent and the deals.
 
 `run_demo(base_url)` is what `python -m app demo` and `python -m app dev` call. It is idempotent: an
-existing demo tenant is kept as it is, and every login is then proven against the running API.
+existing demo tenant is kept as it is, records are created only when missing, pipelines are started
+with an Idempotency-Key, and every login is proven against the running API.
 """
 
 import sys
@@ -11,6 +15,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from app import demo_data
 from app.auth.permissions import Role
 from app.core.config import get_settings
 from app.core.context import TenantContext
@@ -117,6 +122,115 @@ def drive_runs(client: httpx.Client, timeout: float = 60) -> list[dict]:
         time.sleep(0.3)
 
 
+def seed_business(client: httpx.Client, timeout: float = 60) -> list[dict]:
+    """The ICP (settings and document), the price book, the suppression and the leads, each only when
+    missing. Returns the leads."""
+    admin, operator = login(client, Role.admin), login(client, Role.operator)
+    _ok(client.patch("/api/v1/tenant", json={"settings": {"icp": demo_data.ICP_SETTINGS}}, headers=admin))
+    document = _ok(client.post("/api/v1/knowledge/documents", json=demo_data.ICP_DOCUMENT, headers=operator))
+    _wait(lambda: client.get(f"/api/v1/knowledge/documents/{document['id']}", headers=operator).json()["status"]
+          in ("ready", "failed"), timeout, "the ICP document to be ingested")
+    existing = {item["code"] for item in _ok(client.get("/api/v1/price-book", headers=operator))["items"]}
+    for item in demo_data.PRICE_BOOK:
+        if item["code"] not in existing:
+            _ok(client.post("/api/v1/price-book", json=item, headers=operator))
+    suppression = client.post("/api/v1/suppressions", headers=operator, json={
+        "kind": "domain", "value": demo_data.SUPPRESSED_DOMAIN, "reason": "asked not to be contacted"})
+    if suppression.status_code != 409:
+        _ok(suppression)
+    imported = _ok(client.post("/api/v1/leads/import", headers=operator,
+                               files={"file": ("leads.csv", demo_data.LEADS_CSV.encode(), "text/csv")}))
+    return [_ok(client.get(f"/api/v1/leads/{row['lead_id']}", headers=operator)) for row in imported["rows"]]
+
+
+def drive_pipelines(client: httpx.Client, leads: list[dict], timeout: float = 180) -> list[dict]:
+    """Start a pipeline for every lead as the operator, and decide every review they open as the reviewer,
+    following demo_data.REVIEW_PLAN, until every pipeline has ended (or the timeout)."""
+    operator, reviewer = login(client, Role.operator), login(client, Role.reviewer)
+    by_pipeline: dict[str, dict] = {}
+    for lead in leads:
+        response = client.post("/api/v1/pipeline/run", json={"lead_id": lead["id"]},
+                               headers={**operator, "Idempotency-Key": f"demo-pipeline-{lead['id']}"})
+        if response.status_code == 409:  # a pipeline of an earlier demo is still running: follow that one
+            response = client.get("/api/v1/pipelines", params={"lead_id": lead["id"], "status": "running"},
+                                  headers=operator)
+            by_pipeline[response.json()["items"][0]["id"]] = lead
+        else:
+            by_pipeline[_ok(response)["id"]] = lead
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for review in _ok(client.get("/api/v1/reviews", params={"status": "pending", "limit": 200},
+                                     headers=reviewer))["items"]:
+            lead = by_pipeline.get(review["pipeline_id"] or "")
+            if lead is not None:
+                _decide(client, reviewer, review, demo_data.REVIEW_PLAN.get(lead["email"], {}))
+        pipelines = [_ok(client.get(f"/api/v1/pipelines/{pipeline_id}", headers=operator)) for pipeline_id in by_pipeline]
+        if all(pipeline["status"] != "running" for pipeline in pipelines):
+            break
+        time.sleep(0.5)
+    for pipeline in pipelines:
+        pipeline["lead"] = by_pipeline[pipeline["id"]]
+    return pipelines
+
+
+def _decide(client: httpx.Client, reviewer: dict[str, str], review: dict, plan: dict[str, str]) -> None:
+    decision = plan.get(review["entity_type"], "approve")
+    body: dict = {"decision": decision, "comment": f"demo reviewer: {decision}"}
+    if decision == "edit":
+        body["edited_output"] = {"subject": demo_data.EDITED_SUBJECT}
+    if decision == "reject":
+        body["comment"] = "Not now: they just signed with another provider."
+    _ok(client.post(f"/api/v1/reviews/{review['entity_type']}/{review['entity_id']}/decision", json=body,
+                    headers=reviewer))
+
+
+def _ok(response: httpx.Response) -> dict:
+    if response.status_code >= 400:
+        raise DemoError(f"{response.request.method} {response.request.url.path}: HTTP {response.status_code}: "
+                        f"{_problem_detail(response)}")
+    return response.json()
+
+
+def _wait(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise DemoError(f"timed out waiting for {what}; is a worker running (`python -m app worker`)?")
+        time.sleep(0.3)
+
+
+class DemoError(Exception):
+    pass
+
+
+def print_pipelines(pipelines: list[dict]) -> None:
+    print(f"\nPipelines of tenant '{DEMO_SLUG}':")
+    width = max((len(pipeline["lead"]["email"]) for pipeline in pipelines), default=4)
+    print(f"  {'lead':<{width}} {'status':<10} {'stage / reason'}")
+    for pipeline in pipelines:
+        where = pipeline["stopped_reason"] or pipeline["current_stage"] or "every stage done"
+        print(f"  {pipeline['lead']['email']:<{width}} {pipeline['status']:<10} {where}")
+
+
+def print_emails(client: httpx.Client) -> None:
+    emails = _ok(client.get("/api/v1/emails", params={"limit": 50}, headers=login(client, Role.viewer)))["items"]
+    print(f"\nEmails of tenant '{DEMO_SLUG}':")
+    width = max((len(email["to_address"]) for email in emails), default=2)
+    print(f"  {'to':<{width}} {'status':<10} subject")
+    for email in emails:
+        print(f"  {email['to_address']:<{width}} {email['status']:<10} {email['subject'][:60]}")
+
+
+def print_deals(client: httpx.Client) -> None:
+    deals = _ok(client.get("/api/v1/deals", params={"limit": 50}, headers=login(client, Role.viewer)))["items"]
+    print(f"\nDeals of tenant '{DEMO_SLUG}':")
+    width = max((len(deal["lead"]["email"]) for deal in deals), default=4)
+    print(f"  {'lead':<{width}} {'package':<10} {'amount':>14} {'stage':<10}")
+    for deal in deals:
+        print(f"  {deal['lead']['email']:<{width}} {deal['package_code']:<10} "
+              f"{deal['amount'] + ' ' + deal['currency']:>14} {deal['stage']:<10}")
+
+
 def print_runs(runs: list[dict]) -> None:
     print(f"\nRuns of tenant '{DEMO_SLUG}':")
     print(f"  {'run id':<36}  {'agent':<12} {'status':<16} {'attempt':>7}  output")
@@ -148,10 +262,19 @@ def run_demo(base_url: str) -> int:
         print("error: some demo logins failed (see the table above).", file=sys.stderr)
         return 1
     with httpx.Client(base_url=base_url, timeout=30) as client:
-        runs = drive_runs(client)
-    print_runs(runs)
-    if any(run["status"] not in FINISHED for run in runs):
-        print("error: some demo runs did not finish; is a worker running (`python -m app worker`)?",
+        try:
+            drive_runs(client)
+            pipelines = drive_pipelines(client, seed_business(client))
+        except DemoError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        print_pipelines(pipelines)
+        runs = client.get("/api/v1/runs", params={"limit": 50}, headers=login(client, Role.viewer)).json()["items"]
+        print_runs(runs)
+        print_emails(client)
+        print_deals(client)
+    if any(pipeline["status"] == "running" for pipeline in pipelines):
+        print("error: some demo pipelines did not finish; is a worker running (`python -m app worker`)?",
               file=sys.stderr)
         return 1
     return 0

@@ -1,0 +1,70 @@
+"""What the demo tenant sells and to whom: its ideal customer profile, price book and five leads of
+different fit, with what the demo reviewer does with each lead's email and proposal."""
+
+ICP_DOCUMENT = {
+    "title": "Ideal customer profile: corporate wellness",
+    "content_type": "text/markdown",
+    "tags": ["icp"],
+    "content": """# Ideal customer profile
+
+Demo Fitness Studio sells coached wellness programmes to employers.
+
+## Who buys
+- Target industries: software, fintech and professional services companies.
+- Company size: 50 to 1000 employees; below 20 employees the programme does not pay for itself.
+- Buyers: the Head of People, HR directors and office managers own the wellbeing budget.
+- Regions: Germany, the Netherlands, Austria and the United Kingdom, where our coaches work on site.
+
+## Why they buy
+- Teams that sit all day report back pain and stress; our 8-week programme cut reported stress by 23%
+  across 14 client teams in 2025.
+- Employers use the programme to retain staff: 9 in 10 participants recommend it to a colleague.
+
+## Who is not a fit
+- Single-site retail and hospitality businesses with shift work we cannot schedule around.
+""",
+}
+
+# The tenant's ICP criteria (tenant settings `icp`): the SDR agent judges a lead against each, and code
+# turns the judgements into the score.
+ICP_SETTINGS = {
+    "criteria": [
+        {"name": "industry", "description": "Software, fintech or professional services", "weight": 30},
+        {"name": "company_size", "description": "50 to 1000 employees", "weight": 25, "required": True},
+        {"name": "geography", "description": "Germany, the Netherlands, Austria or the United Kingdom", "weight": 20},
+        {"name": "buyer_role", "description": "Head of People, HR or office management", "weight": 15},
+        {"name": "buying_intent", "description": "Notes or source show interest: a question, a referral, a webinar",
+         "weight": 10},
+    ],
+}
+
+PRICE_BOOK = (
+    {"code": "TEAM-8W", "name": "Team Kickstart (8 weeks)", "currency": "EUR", "list_price": "4800.00",
+     "billing_period": "one_time",
+     "description": "Eight weekly on-site group sessions for up to 20 people, with a kick-off assessment."},
+    {"code": "WELL-YEAR", "name": "Corporate Wellness, annual", "currency": "EUR", "list_price": "18000.00",
+     "billing_period": "yearly",
+     "description": "Weekly sessions at up to two sites, quarterly health check-ins and a coach on call."},
+    {"code": "EXEC-1ON1", "name": "Executive 1:1 Coaching", "currency": "EUR", "list_price": "950.00",
+     "billing_period": "monthly",
+     "description": "Four personal sessions a month for one executive, with a training and nutrition plan."},
+)
+
+LEADS_CSV = """name,email,company,title,industry,company_size,country,timezone,website,source,notes
+Lena Vogel,lena.vogel@brightstack.example,Brightstack Software,Head of People,software,240,DE,Europe/Berlin,https://brightstack.example,webinar,Asked about on-site classes for two offices
+Ruben de Groot,ruben@ledgerly.example,Ledgerly,HR Director,fintech,120,NL,Europe/Amsterdam,https://ledgerly.example,referral,Team grew fast this year
+Sophie Brandt,sophie.brandt@kanzlei-brandt.example,Kanzlei Brandt,Office Manager,professional services,60,AT,Europe/Vienna,,website,
+Tom Baker,tom@cornerbakery.example,Corner Bakery,Owner,retail,6,GB,Europe/London,,walk-in,Single shop
+Mia Jensen,mia.jensen@quietmail.example,Northwind Analytics,People Partner,software,300,DE,Europe/Berlin,,conference,
+"""
+
+# The demo reviewer's decisions, by lead email: on the first email, then on the proposal.
+EDITED_SUBJECT = "An idea for the Ledgerly team's wellbeing"
+REVIEW_PLAN = {
+    "lena.vogel@brightstack.example": {"email": "approve", "proposal": "approve"},
+    "ruben@ledgerly.example": {"email": "edit", "proposal": "approve"},
+    "sophie.brandt@kanzlei-brandt.example": {"email": "reject"},
+    "tom@cornerbakery.example": {},  # disqualified by the SDR agent: no email to review
+    "mia.jensen@quietmail.example": {"email": "approve"},  # its domain is suppressed: nothing is sent
+}
+SUPPRESSED_DOMAIN = "quietmail.example"
