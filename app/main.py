@@ -7,11 +7,13 @@ from fastapi import APIRouter, FastAPI
 from fastapi.concurrency import run_in_threadpool
 from fastapi.middleware.cors import CORSMiddleware
 
+from app.agents.registry import load_installed
 from app.api_keys.router import router as api_keys_router
 from app.audit.router import router as audit_router
 from app.auth.router import router as auth_router
 from app.core import outbox
 from app.core.config import get_settings
+from app.core.db import refuse_unsafe_runtime_role
 from app.core.errors import install_error_handlers
 from app.core.logging import configure_logging
 from app.core.middleware import RequestContextMiddleware
@@ -39,8 +41,10 @@ API_ROUTERS = (runs_router, auth_router, tenant_router, users_router, api_keys_r
 
 @asynccontextmanager
 async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-    """Accepted runs are published after commit by a background thread (app.core.outbox); at shutdown it
-    publishes what is still queued before the process goes."""
+    """The API refuses to start as a database role that row-level security does not hold. Accepted runs are
+    published after commit by a background thread (app.core.outbox); at shutdown it publishes what is
+    still queued before the process goes."""
+    await run_in_threadpool(refuse_unsafe_runtime_role)
     outbox.start_publisher()
     try:
         yield
@@ -50,6 +54,7 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
 
 def create_app() -> FastAPI:
     configure_logging()
+    load_installed()  # every agent and domain registered (app.installed) before the first request
     app = FastAPI(
         title="Agentline",
         version="0.1.0",

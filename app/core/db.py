@@ -90,6 +90,39 @@ def _ping_idle_connections(engine: Engine) -> None:
             raise DisconnectionError("the pooled connection failed its ping") from exc
 
 
+class UnsafeRuntimeRole(RuntimeError):
+    """DATABASE_URL names a role that row-level security would not hold."""
+
+
+# Superusers and BYPASSRLS roles skip every policy; an owner of a table (or a member of the owner's role)
+# can switch its policies off. Role attributes are not inherited, so the role's own flags are the answer.
+_RUNTIME_ROLE = text("""
+SELECT current_user AS name, r.rolsuper AS superuser, r.rolbypassrls AS bypasses_rls,
+       ARRAY(SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+               AND pg_has_role(current_user, c.relowner, 'MEMBER')
+             ORDER BY 1 LIMIT 5) AS owned_tables
+FROM pg_roles r WHERE r.rolname = current_user
+""")
+
+
+def refuse_unsafe_runtime_role(engine: Engine | None = None) -> None:
+    """Raise UnsafeRuntimeRole unless the runtime role is subject to row-level security. The API and the
+    workers call it before serving: with such a role every tenant would see every other, silently."""
+    with (engine or get_engine()).connect() as connection:
+        role = connection.execute(_RUNTIME_ROLE).one()
+    reasons = [reason for reason, present in (
+        ("is a superuser", role.superuser),
+        ("has BYPASSRLS", role.bypasses_rls),
+        (f"owns tables ({', '.join(role.owned_tables)})", role.owned_tables),
+    ) if present]
+    if reasons:
+        raise UnsafeRuntimeRole(
+            f"DATABASE_URL connects as role {role.name!r}, which {' and '.join(reasons)}: row-level security "
+            "would not isolate tenants. Point DATABASE_URL at a role that owns no table and has neither "
+            "SUPERUSER nor BYPASSRLS (MIGRATION_DATABASE_URL is the one for the owner; docs/configuration.md).")
+
+
 @lru_cache
 def get_sessionmaker() -> sessionmaker[Session]:
     return sessionmaker(bind=get_engine(), expire_on_commit=False, autoflush=True)
