@@ -6,6 +6,7 @@ the machine."""
 from sqlalchemy import create_engine, text
 
 from app.core import db
+from app.core.config import get_settings
 
 
 def _engine(url: str):
@@ -56,3 +57,12 @@ def test_the_connection_returned_last_is_handed_out_first(app_engine):
     assert first_pid != second_pid
     for _ in range(3):
         assert _backend_pid(app_engine) == second_pid
+
+
+def test_runtime_connections_end_a_transaction_left_idle(app_engine):
+    """A backstop against a transaction left open (a lock and a connection slot held by nobody working):
+    the server ends it after DB_IDLE_IN_TRANSACTION_TIMEOUT_MS."""
+    with app_engine.connect() as connection:
+        timeout = connection.execute(text(
+            "SELECT setting::int FROM pg_settings WHERE name = 'idle_in_transaction_session_timeout'")).scalar_one()
+    assert timeout == get_settings().db_idle_in_transaction_timeout_ms > 0
