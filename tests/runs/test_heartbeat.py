@@ -95,7 +95,10 @@ def test_a_stopped_heartbeat_no_longer_beats(claimed):
     heartbeat.start()
     assert _wait(lambda: _row(factory, run).heartbeat_at > run.queued_at)
     heartbeat.stop()
-    time.sleep(0.15)  # a pass under way when it stopped may still finish
+    # A pass that took its snapshot before the stop may still beat: wait until no pass is under way (the
+    # beater clears asleep_until in the same locked step as its snapshot), however long that one takes.
+    beater = executor._beater()
+    assert _wait(lambda: beater.asleep_until != 0)
     stopped_at = _row(factory, run).heartbeat_at
-    time.sleep(0.4)
+    time.sleep(0.4)  # four intervals: a beater that still held it would have beaten
     assert _row(factory, run).heartbeat_at == stopped_at
