@@ -31,7 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.agents.base import Agent
-from app.agents.registry import get_agent
+from app.agents.registry import get_agent, load_installed
 from app.core import outbox
 from app.core.config import get_settings
 from app.core.context import TenantContext
@@ -354,6 +354,8 @@ class ExecutionContext:
 def execute(run_id: uuid.UUID, tenant_id: uuid.UUID, worker: str) -> str | None:
     """Execute one delivery of run `run_id`. Returns the status it ended in, or None if it claimed nothing."""
     structlog.contextvars.bind_contextvars(run_id=str(run_id), tenant_id=str(tenant_id))
+    # Agents are imported before the lease starts: a first import can take longer than a lease.
+    load_installed()
     with get_engine().connect() as connection:
         claimed = claim(connection, run_id, tenant_id, worker)
         if claimed is None:
