@@ -13,6 +13,7 @@ from app.audit.router import router as audit_router
 from app.auth.router import router as auth_router
 from app.core import outbox
 from app.core.config import get_settings
+from app.core.db import refuse_unsafe_runtime_role
 from app.core.errors import install_error_handlers
 from app.core.logging import configure_logging
 from app.core.middleware import RequestContextMiddleware
@@ -40,8 +41,10 @@ API_ROUTERS = (runs_router, auth_router, tenant_router, users_router, api_keys_r
 
 @asynccontextmanager
 async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-    """Accepted runs are published after commit by a background thread (app.core.outbox); at shutdown it
-    publishes what is still queued before the process goes."""
+    """The API refuses to start as a database role that row-level security does not hold. Accepted runs are
+    published after commit by a background thread (app.core.outbox); at shutdown it publishes what is
+    still queued before the process goes."""
+    await run_in_threadpool(refuse_unsafe_runtime_role)
     outbox.start_publisher()
     try:
         yield

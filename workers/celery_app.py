@@ -5,7 +5,7 @@ import os
 
 from celery import Celery
 from celery.schedules import crontab
-from celery.signals import worker_process_init, worker_process_shutdown, worker_ready
+from celery.signals import worker_init, worker_process_init, worker_process_shutdown, worker_ready
 from kombu import Queue
 
 from app.core.config import get_settings
@@ -79,6 +79,20 @@ celery_app = _build()
 # Agents and domains register themselves when imported (app.installed): here, before the pool forks, so
 # no pool process pays for the imports during its first run.
 load_installed()
+
+
+@worker_init.connect
+def _refuse_unsafe_database_role(**_: object) -> None:
+    """A worker does not start as a role that row-level security does not hold. SystemExit, because Celery
+    logs any other exception a signal handler raises and starts anyway."""
+    from app.core import db
+
+    try:
+        db.refuse_unsafe_runtime_role()
+    except db.UnsafeRuntimeRole as exc:
+        raise SystemExit(f"agentline worker: {exc}") from exc
+    finally:
+        db.get_engine().dispose()  # the pool children fork from this process: they connect afresh
 
 
 @worker_process_init.connect
