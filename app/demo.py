@@ -130,9 +130,10 @@ def seed_business(client: httpx.Client, timeout: float = 60) -> list[dict]:
     document = _ok(client.post("/api/v1/knowledge/documents", json=demo_data.ICP_DOCUMENT, headers=operator))
     _wait(lambda: client.get(f"/api/v1/knowledge/documents/{document['id']}", headers=operator).json()["status"]
           in ("ready", "failed"), timeout, "the ICP document to be ingested")
-    existing = {item["code"] for item in _ok(client.get("/api/v1/price-book", headers=operator))["items"]}
+    existing = {item["code"].lower() for item in _ok(client.get("/api/v1/price-book", params={"limit": 200},
+                                                                headers=operator))["items"]}
     for item in demo_data.PRICE_BOOK:
-        if item["code"] not in existing:
+        if item["code"].lower() not in existing:
             _ok(client.post("/api/v1/price-book", json=item, headers=operator))
     suppression = client.post("/api/v1/suppressions", headers=operator, json={
         "kind": "domain", "value": demo_data.SUPPRESSED_DOMAIN, "reason": "asked not to be contacted"})

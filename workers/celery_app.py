@@ -61,6 +61,7 @@ def _build() -> Celery:
             "reviews.sweep": {"queue": "maintenance"},
             "pipelines.advance": {"queue": "pipeline"},
             "email.send": {"queue": "email"},
+            "email.sweep": {"queue": "maintenance"},
         },
         beat_schedule={
             "relay-outbox": {"task": "outbox.relay", "schedule": settings.outbox_relay_interval_seconds,
@@ -69,6 +70,7 @@ def _build() -> Celery:
                           "options": {"expires": _periodic_expiry(settings.reaper_interval_seconds)}},
             "review-deadlines": {"task": "reviews.sweep", "schedule": settings.review_sweep_interval_seconds,
                                  "options": {"expires": _periodic_expiry(settings.review_sweep_interval_seconds)}},
+            "email-stalled": {"task": "email.sweep", "schedule": 60.0, "options": {"expires": _periodic_expiry(60.0)}},
             "purge": {"task": "maintenance.purge", "schedule": crontab(minute=17, hour=3)},
         },
     )

@@ -141,6 +141,8 @@ class Settings(BaseSettings):
     email_send_max_attempts: int = Field(5, ge=1)
     email_retry_base_seconds: float = 10.0
     email_retry_max_seconds: float = 600.0
+    # An approved email not heard of for this long has its send published again (beat, every minute).
+    email_stalled_after_seconds: int = Field(1800, ge=60)
 
     @field_validator("smtp_url")
     @classmethod

@@ -199,3 +199,21 @@ def _pipeline_cancelled(session: Session, email: EmailLog) -> bool:
     if email.pipeline_id is None:
         return False
     return session.scalar(select(Pipeline.status).where(Pipeline.id == email.pipeline_id)) == "cancelled"
+
+
+def republish_stalled(limit: int = 500) -> int:
+    """Publish the send of every approved email that has not moved for EMAIL_STALLED_AFTER_SECONDS again
+    (one cross-tenant SECURITY DEFINER lookup returning ids; each send enqueued under its tenant)."""
+    settings = get_settings()
+    with session_scope() as session:
+        stalled = session.execute(text("SELECT * FROM maintenance_emails_stalled(:stale, :limit)"),
+                                  {"stale": settings.email_stalled_after_seconds, "limit": limit}).all()
+    for tenant_id, email_id in stalled:
+        with session_scope(tenant_id) as session:
+            email = session.get(EmailLog, email_id, with_for_update=True)
+            if email is None or email.status != EmailStatus.approved.value:
+                continue
+            email.updated_at = datetime.now(UTC)  # the next sweep waits a full period again
+            _enqueue_send(session, email_id, tenant_id, 0)
+        log.warning("email_send_republished", email_id=str(email_id))
+    return len(stalled)

@@ -18,7 +18,7 @@ import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
-from email.policy import SMTP
+from email.policy import SMTP, default
 from email.utils import format_datetime, parseaddr
 from pathlib import Path
 from typing import Protocol
@@ -52,10 +52,17 @@ class Outgoing:
     body: str
 
 
+# Header lines folded only past RFC 5322's limit of 998: folded at the default 78, a long
+# List-Unsubscribe URI (one word, no spaces) is turned into RFC 2047 encoded words, which mail clients do
+# not read as a URI. WIRE is the same with SMTP's CRLF, for the file outbox (smtplib adds CRLF itself).
+HEADERS = default.clone(max_line_length=998)
+WIRE = SMTP.clone(max_line_length=998)
+
+
 def build_message(outgoing: Outgoing, settings: Settings, *, date: datetime | None = None) -> EmailMessage:
     """The MIME message: plain text, UTF-8, with the headers bulk senders must carry (RFC 2369 and
     RFC 8058 unsubscribe, so that mailbox providers offer the recipient a one-click way out)."""
-    message = EmailMessage()
+    message = EmailMessage(policy=HEADERS)
     message["From"] = settings.email_from
     message["To"] = outgoing.to_address
     message["Subject"] = outgoing.subject
@@ -203,7 +210,7 @@ class FileTransport:
             descriptor, temporary = tempfile.mkstemp(dir=self.directory, prefix=".", suffix=".tmp")
             try:
                 with os.fdopen(descriptor, "wb") as handle:
-                    handle.write(message.as_bytes(policy=SMTP))
+                    handle.write(message.as_bytes(policy=WIRE))
                 os.replace(temporary, target)
             except BaseException:
                 Path(temporary).unlink(missing_ok=True)

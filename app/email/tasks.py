@@ -24,3 +24,9 @@ def send_email(self, email_id: str, tenant_id: str) -> str:
     except OperationalError as exc:
         countdown = delivery.backoff_seconds(self.request.retries + 1, get_settings())
         raise self.retry(exc=exc, countdown=countdown) from exc
+
+
+@shared_task(name="email.sweep", ignore_result=True)
+def sweep_stalled() -> int:
+    """Approved emails whose send message was lost (expired, or gone with the broker) are sent again."""
+    return delivery.republish_stalled()

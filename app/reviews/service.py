@@ -306,10 +306,10 @@ def cancel_open_reviews(session: Session, ctx: TenantContext, *, pipeline_id: uu
     reviews = list(session.scalars(scoped(ctx, Review).where(
         Review.pipeline_id == pipeline_id, Review.status.in_([s.value for s in OPEN])).with_for_update()))
     for review in reviews:
+        review.status = ReviewStatus.cancelled.value  # first: the kind's discard reads why it ends
         kind = get_kind(review.entity_type)
         if kind is not None:
             kind.discard(session, ctx, review.entity_id, reason)
-        review.status = ReviewStatus.cancelled.value
     session.flush()
     return len(reviews)
 

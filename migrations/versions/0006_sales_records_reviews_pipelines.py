@@ -33,6 +33,18 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
 $$;
 """
 
+# Approved emails whose send was not heard of for a while (the task's message expired or was lost with
+# the broker): the sweep publishes their send again; the send's lock and status check make that harmless.
+EMAILS_STALLED = """
+CREATE FUNCTION maintenance_emails_stalled(p_stale_seconds integer, p_limit integer)
+RETURNS TABLE (tenant_id uuid, email_id uuid)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+    SELECT e.tenant_id, e.id FROM email_logs e
+    WHERE e.status = 'approved' AND e.updated_at < now() - make_interval(secs => p_stale_seconds)
+    ORDER BY e.updated_at LIMIT p_limit
+$$;
+"""
+
 
 def upgrade() -> None:
     op.create_table('leads',
@@ -240,9 +252,11 @@ def upgrade() -> None:
     for table in TENANT_TABLES:
         enable_tenant_rls(table)
     op.execute(REVIEWS_DUE)
+    op.execute(EMAILS_STALLED)
 
 
 def downgrade() -> None:
+    op.execute("DROP FUNCTION IF EXISTS maintenance_emails_stalled(integer, integer)")
     op.execute("DROP FUNCTION IF EXISTS maintenance_reviews_due(integer)")
     for table in TENANT_TABLES:
         disable_tenant_rls(table)

@@ -214,3 +214,28 @@ def test_tls_is_used_and_the_certificate_verified(email_settings, tenant, make_e
         assert sink.accepted_with(untrusted.message_id) == []
     finally:
         controller.stop()
+
+
+def test_an_approved_email_whose_send_was_lost_is_published_again(tenant, make_email):
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import update
+
+    from app.email import delivery
+    from app.models import EmailLog
+
+    lost = make_email()  # approved, and no send was ever enqueued: as if its message had been lost
+    fresh = make_email()
+    with session_scope(tenant.id) as session:
+        session.execute(update(EmailLog).where(EmailLog.id == lost.id)
+                        .values(updated_at=datetime.now(UTC) - timedelta(hours=1)))
+
+    def sends(email_id) -> int:
+        with session_scope() as session:
+            return sum(message.kwargs["email_id"] == str(email_id) for message in session.scalars(
+                select(OutboxMessage).where(OutboxMessage.task == delivery.SEND_TASK)))
+
+    assert delivery.republish_stalled() >= 1
+    assert (sends(lost.id), sends(fresh.id)) == (1, 0)
+    delivery.republish_stalled()  # the next sweep waits a full period for it again
+    assert sends(lost.id) == 1

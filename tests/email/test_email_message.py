@@ -94,3 +94,16 @@ def test_the_file_outbox_writes_one_eml_per_message_id(tmp_path):
 ])
 def test_only_one_plain_address_is_a_recipient(address, valid):
     assert is_valid_address(address) is valid
+
+
+def test_a_long_list_unsubscribe_uri_is_sent_as_it_is_not_as_encoded_words(email_settings):
+    from app.core.config import get_settings
+    from app.email.sending import WIRE, Outgoing, build_message
+
+    email_id = "3dcece8e-cdc0-44dc-b399-455a09831f68"
+    outgoing = Outgoing(email_id=email_id, message_id=f"<{email_id}@mail.acme.example>", to_address="a@b.example",
+                        subject="Hello", body="Hi")
+    wire = build_message(outgoing, get_settings()).as_bytes(policy=WIRE).decode()
+    [header] = [line for line in wire.split("\r\n") if line.startswith("List-Unsubscribe:")]
+    assert "=?utf-8?" not in wire
+    assert header == f"List-Unsubscribe: <mailto:sales@acme.example?subject=unsubscribe+{email_id}>"
