@@ -46,6 +46,7 @@ from app.leads.state import LeadStatus
 from app.llm.orchestrator import Generation, generate
 from app.llm.providers.offline import register_answerer
 from app.runs.errors import PermanentError
+from app.tenants.sections import register_section
 
 AGENT_NAME = "sdr"
 QUALIFY_PROMPT = "sdr.qualify"
@@ -115,6 +116,9 @@ class IcpSettings(BaseModel):
         if duplicates:
             raise ValueError(f"criterion names must be unique; repeated: {', '.join(duplicates)}")
         return criteria
+
+
+register_section("icp", IcpSettings)
 
 
 def icp_settings(tenant_settings: dict[str, Any]) -> IcpSettings:

@@ -1,6 +1,6 @@
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -62,3 +62,15 @@ class ReviewOut(BaseModel):
 class ReviewPage(BaseModel):
     items: list[ReviewOut]
     next_cursor: str | None
+
+
+class ReviewSettings(BaseModel):
+    """A tenant's `settings.reviews`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    deadline_hours: Annotated[float, Field(gt=0, le=24 * 90)] | dict[str, Annotated[float, Field(gt=0, le=24 * 90)]] = Field(
+        72, description="Hours a review waits: one number, or per entity type with an optional `default`")
+    reminder_before_hours: float = Field(24, ge=0, le=24 * 90)
+    on_expiry: Literal["reject", "escalate"] = "reject"
+    four_eyes: bool = False

@@ -30,10 +30,11 @@ from app.core.signals import advance_pipeline
 from app.llm.service import register_figures
 from app.models import AgentRun, Review, ReviewDecision, Tenant
 from app.reviews.registry import ReviewKind, get_kind
-from app.reviews.schemas import DecisionRequest
+from app.reviews.schemas import DecisionRequest, ReviewSettings
 from app.reviews.state import OPEN, OUTCOME, Decision, ReviewStatus, check_transition
 from app.runs.service import validation_errors
 from app.runs.state import RunStatus, event_detail, transition
+from app.tenants.sections import register_section
 
 log = structlog.get_logger(__name__)
 
@@ -342,3 +343,4 @@ def review_figures(session: Session, ctx: TenantContext, start: datetime, end: d
 
 
 register_figures("reviews", review_figures)
+register_section("reviews", ReviewSettings)

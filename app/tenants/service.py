@@ -15,6 +15,7 @@ from app.core.security import hash_password
 from app.knowledge import service as knowledge
 from app.models import Membership, Tenant, User
 from app.tenants.schemas import TenantOut, TenantPatch
+from app.tenants.sections import validate_sections
 
 
 def slugify(name: str) -> str:
@@ -57,7 +58,9 @@ def update_tenant(session: Session, ctx: TenantContext, patch: TenantPatch) -> T
     if "timezone" in changes and changes["timezone"] is not None:
         tenant.timezone = changes["timezone"]
     if changes.get("settings") is not None:
-        tenant.settings = _merge(tenant.settings, changes["settings"])
+        merged = _merge(tenant.settings, changes["settings"])
+        validate_sections(merged, set(changes["settings"]))
+        tenant.settings = merged
     session.flush()
     session.refresh(tenant)
     after = TenantOut.model_validate(tenant).model_dump(mode="json", include={"name", "timezone", "settings"})

@@ -72,3 +72,21 @@ def test_create_tenant_with_a_taken_slug_is_a_conflict_and_leaves_nothing_behind
         create_tenant(db, name="Same Name", admin_email="b@example.com", admin_password="a-long-enough-password")
     # The lookup function sees every tenant, whatever the session is bound to.
     assert db.execute(text("SELECT * FROM auth_users_by_email('b@example.com')")).all() == []
+
+
+def test_a_bad_section_of_the_settings_is_a_422_that_changes_nothing(db, client):
+    from app.auth.permissions import Role
+    from tests.builders import make_tenant
+
+    tenant = make_tenant(db)
+    admin = tenant.headers(Role.admin)
+    bad = client.patch("/api/v1/tenant", headers=admin, json={"settings": {
+        "icp": {"criteria": [{"name": "industry", "description": "x", "weight": -1}]},
+        "reviews": {"on_expiry": "shrug"}}})
+    assert bad.status_code == 422, bad.text
+    fields = {error["field"] for error in bad.json()["errors"]}
+    assert {"settings.icp.criteria.0.weight", "settings.reviews.on_expiry"} <= fields
+    assert client.get("/api/v1/tenant", headers=admin).json()["settings"] == {}
+    good = client.patch("/api/v1/tenant", headers=admin, json={"settings": {
+        "reviews": {"deadline_hours": {"email": 24, "default": 48}, "four_eyes": True}, "custom": {"any": 1}}})
+    assert good.status_code == 200 and good.json()["settings"]["reviews"]["four_eyes"] is True
