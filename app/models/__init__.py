@@ -3,6 +3,9 @@
 from app.models.audit import AuditLog
 from app.models.auth import ApiKey, RefreshToken
 from app.models.base import Base
+from app.models.deal_flow import (
+    Client, Contract, CreditNote, Invoice, InvoiceLine, NegotiationPolicy, NegotiationRound, NumberSeries,
+)
 from app.models.knowledge import Document, DocumentChunk
 from app.models.llm import LlmLog, LlmUsageDaily
 from app.models.outbox import OutboxMessage
@@ -13,8 +16,9 @@ from app.models.sales import Deal, EmailLog, Lead, PriceBookItem, Suppression
 from app.models.tenant import Membership, Tenant, User
 
 __all__ = [
-    "AgentRun", "ApiKey", "AuditLog", "Base", "Deal", "Document", "DocumentChunk", "EmailLog", "IdempotencyRecord",
-    "Lead", "LlmLog", "LlmUsageDaily", "Membership", "OutboxMessage", "Pipeline", "PipelineStage", "PriceBookItem",
-    "PromptActivation", "PromptVersion", "RefreshToken", "Review", "ReviewDecision", "RunEvent", "RunStep",
-    "Suppression", "Tenant", "User",
+    "AgentRun", "ApiKey", "AuditLog", "Base", "Client", "Contract", "CreditNote", "Deal", "Document",
+    "DocumentChunk", "EmailLog", "IdempotencyRecord", "Invoice", "InvoiceLine", "Lead", "LlmLog",
+    "LlmUsageDaily", "Membership", "NegotiationPolicy", "NegotiationRound", "NumberSeries", "OutboxMessage",
+    "Pipeline", "PipelineStage", "PriceBookItem", "PromptActivation", "PromptVersion", "RefreshToken", "Review",
+    "ReviewDecision", "RunEvent", "RunStep", "Suppression", "Tenant", "User",
 ]
