@@ -81,7 +81,8 @@ def _owner_counts(owner_engine, tables: list[TenantTable], tenant_id: uuid.UUID)
 def test_the_catalogue_lists_the_foundation_and_every_table_has_rows_of_both_tenants(two_tenants, owner_engine):
     assert FOUNDATION_TABLES <= {table.name for table in two_tenants.tables}
     for tenant_id in (two_tenants.a, two_tenants.b):
-        empty = [name for name, count in _owner_counts(owner_engine, two_tenants.tables, tenant_id).items() if not count]
+        counts = _owner_counts(owner_engine, two_tenants.tables, tenant_id)
+        empty = [name for name, count in counts.items() if not count]
         assert empty == [], f"tables with no row of tenant {tenant_id} to attack: {empty}"
 
 
