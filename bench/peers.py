@@ -36,7 +36,7 @@ from bench._harness import CpuMeter, Processes, percentile, scratch_database, wa
 DBOS_APP = "agentline-bench"
 DBOS_QUEUE = "bench_echo"
 # The settings that gave DBOS its best throughput here (see docs/performance.md, "Against a peer").
-DEFAULT_WORKER_CONCURRENCY = 8
+DEFAULT_WORKER_CONCURRENCY = 0
 DEFAULT_POLLING_SECONDS = 0.01
 # The grid --sweep tries: per-process worker concurrency (0: no limit) x queue polling interval.
 SWEEP_CONCURRENCY = (4, 8, 16, 32, 0)
@@ -242,6 +242,9 @@ def main() -> None:
     def cpu_total(results: list[dict]) -> float:
         return statistics.median(sum(r["cpu"].values()) for r in results)
 
+    def busy(result: dict) -> float:  # CPUs the side kept busy while it ran: on a shared machine, its share
+        return sum(result["cpu"].values()) * result["per_second"] / 1000
+
     print(f"runs per side: {args.runs} x {args.repeat}; ours: prefork x {args.concurrency}, "
           f"DBOS: {args.concurrency} worker processes, {_fmt_setting(*setting)}; clients: {args.clients}")
     print(f"{'':34}{'per second':>12}{'p50 ms':>10}{'p99 ms':>10}")
@@ -257,6 +260,8 @@ def main() -> None:
             print(f"  {group:24}{statistics.median(r['cpu'].get(group, 0.0) for r in ours):8.2f}"
                   f"{statistics.median(r['cpu'].get(group, 0.0) for r in theirs):8.2f}")
         print(f"  {'total':24}{cpu_total(ours):8.2f}{cpu_total(theirs):8.2f}")
+        print(f"  {'CPUs busy (x runs/s)':24}{statistics.median(busy(r) for r in ours):8.2f}"
+              f"{statistics.median(busy(r) for r in theirs):8.2f}")
         print(f"DBOS idle, between rounds: {med(theirs, 'idle_cores'):.2f} CPUs (workers + PostgreSQL, polling)")
     if durable and durable["cpu"] and raw:
         cpu = durable["cpu"]
