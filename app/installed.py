@@ -17,7 +17,11 @@ INSTALLED: tuple[str, ...] = (
     "app.agents.echo",
     "app.agents.sdr",
     "app.agents.sales",
+    "app.agents.negotiation",
     "app.email.service",
+    "app.negotiation.service",
+    "app.invoices.service",
+    "app.agents.finance",
 )
 
 TASK_MODULES: tuple[str, ...] = (

@@ -11,6 +11,8 @@ from app.agents.registry import load_installed
 from app.api_keys.router import router as api_keys_router
 from app.audit.router import router as audit_router
 from app.auth.router import router as auth_router
+from app.clients.router import router as clients_router
+from app.contracts.router import router as contracts_router
 from app.core import outbox
 from app.core.config import get_settings
 from app.core.db import refuse_unsafe_runtime_role
@@ -20,9 +22,11 @@ from app.core.middleware import RequestContextMiddleware
 from app.deals.router import router as deals_router
 from app.email.router import router as email_router
 from app.health.router import router as health_router
+from app.invoices.router import router as invoices_router
 from app.knowledge.router import router as knowledge_router
 from app.leads.router import router as leads_router
 from app.llm.router import router as llm_router
+from app.negotiation.router import router as negotiation_router
 from app.pipelines.router import router as pipelines_router
 from app.price_book.router import router as price_book_router
 from app.prompts.router import router as prompts_router
@@ -36,7 +40,8 @@ from app.users.router import router as users_router
 # No path of one router is a path of another (tests/core/test_routing.py), so the order changes nothing else.
 API_ROUTERS = (runs_router, auth_router, tenant_router, users_router, api_keys_router, audit_router,
                prompts_router, knowledge_router, llm_router, reviews_router, pipelines_router,
-               leads_router, suppressions_router, price_book_router, deals_router, email_router)
+               leads_router, suppressions_router, price_book_router, deals_router, email_router,
+               contracts_router, invoices_router, clients_router, negotiation_router)
 
 
 @asynccontextmanager
