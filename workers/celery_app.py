@@ -8,9 +8,9 @@ from celery.schedules import crontab
 from celery.signals import worker_init, worker_process_init, worker_process_shutdown, worker_ready
 from kombu import Queue
 
+from app.agents.registry import load_installed
 from app.core.config import get_settings
 from app.core.embedded import resolved_urls
-from app.agents.registry import load_installed
 from app.core.logging import configure_logging
 from app.installed import TASK_MODULES
 
