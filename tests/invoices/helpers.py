@@ -1,6 +1,7 @@
 """Builders for the finance records: a won deal (its lead in `proposal`), draft invoices from plain lines."""
 
 import uuid
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from sqlalchemy.orm import Session
@@ -8,7 +9,7 @@ from sqlalchemy.orm import Session
 from app.core.context import TenantContext
 from app.invoices import service as invoices
 from app.invoices.schemas import LineIn
-from app.models import Deal, Invoice, Lead
+from app.models import CreditNote, Deal, Invoice, Lead
 from tests.records import add_deal, add_item, add_lead
 
 SELLER = {"name": "Agentline Demo GmbH", "vat_id": "DE123456789"}
@@ -36,3 +37,23 @@ def draft(session: Session, tenant_id: uuid.UUID, *lines: LineIn, currency: str 
     return invoices.create_draft(session, TenantContext.system(tenant_id), currency=currency,
                                  lines=list(lines) or [line()], seller=SELLER, buyer=BUYER, memo="Thank you.",
                                  deal_id=deal.id if deal else None, pipeline_id=pipeline_id)
+
+
+def issued_record(session: Session, tenant_id: uuid.UUID, number: str = "OTHER-1") -> Invoice:
+    """An issued invoice as a row, numbered by hand: for tests about something else than issuing (tenancy), so
+    they take nothing from the tenant's number series."""
+    invoice = draft(session, tenant_id)
+    invoice.status, invoice.number, invoice.issue_date = "issued", number, date.today()
+    invoice.issued_at = datetime.now(UTC)
+    session.flush()
+    return invoice
+
+
+def credit_note_record(session: Session, tenant_id: uuid.UUID, invoice: Invoice, number: str = "OTHER-CN-1",
+                       amount: str = "1.00") -> CreditNote:
+    note = CreditNote(tenant_id=tenant_id, invoice_id=invoice.id, number=number, reason="theirs", currency="EUR",
+                      line_total=Decimal(amount), tax_total=Decimal(0), total_with_tax=Decimal(amount),
+                      tax_breakdown=[], lines=[], issued_at=datetime.now(UTC), created_by_type="system")
+    session.add(note)
+    session.flush()
+    return note

@@ -18,7 +18,7 @@ from app.invoices.service import InvoiceRulesBroken
 from app.invoices.state import IssuedInvoiceIsFinal
 from app.models import AuditLog, Client, Invoice, OutboxMessage, Tenant
 from tests.builders import make_tenant, rebind
-from tests.invoices.helpers import draft, line, won_deal
+from tests.invoices.helpers import draft, issued_record, line, won_deal
 
 INVOICES = "/api/v1/invoices"
 
@@ -172,7 +172,7 @@ def test_patch_and_delete_are_409_saying_how_an_invoice_changes(db, client):
 
 def test_another_tenants_invoices_are_404_whatever_the_role(db, client):
     tenant, other = make_tenant(db), make_tenant(db)
-    theirs = invoices.issue(db, TenantContext.system(other.id), draft(db, other.id).id)
+    theirs = issued_record(db, other.id)
     rebind(db, tenant.id)
     owner = tenant.headers(Role.owner)
     for response in (client.get(f"{INVOICES}/{theirs.id}", headers=owner),
