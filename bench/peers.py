@@ -9,8 +9,8 @@ id), with its system tables in a database of their own on the same server.
 Each round measures both sides back to back (the order alternates between rounds): runs per second,
 enqueue (or POST) to done p50/p99, and the CPU each group of processes spent per run, read from /proc.
 The DBOS queue's worker concurrency and polling interval are the best found here by `--sweep` (short
-rounds over a grid, the winner used for the rounds); without it, the defaults below, which won that
-sweep on the development machine. Unless --no-bound, it also measures bench.throughput's (a) and (c)
+rounds over a grid, the winner used for the rounds); without it, the defaults below, which won or tied
+most of those sweeps on the development machine. Unless --no-bound, it also measures bench.throughput's (a) and (c)
 and prints (b)/(a) against the bound (c) sets. The last line reads
 `vs DBOS: throughput ×A.AA, CPU per run ×B.BB` (ours over theirs, medians of rounds).
 
@@ -35,8 +35,8 @@ from bench._harness import CpuMeter, Processes, percentile, scratch_database, wa
 
 DBOS_APP = "agentline-bench"
 DBOS_QUEUE = "bench_echo"
-# The settings that gave DBOS its best throughput here (see docs/performance.md, "Against a peer").
-DEFAULT_WORKER_CONCURRENCY = 0
+# The settings that gave DBOS its best throughput here (docs/performance.md, "Against a peer: DBOS Transact").
+DEFAULT_WORKER_CONCURRENCY = 32
 DEFAULT_POLLING_SECONDS = 0.01
 # The grid --sweep tries: per-process worker concurrency (0: no limit) x queue polling interval.
 SWEEP_CONCURRENCY = (4, 8, 16, 32, 0)
