@@ -34,7 +34,8 @@ def deal_in_proposal(session: Session, tenant_id: uuid.UUID, *, list_price: str 
 def move(client: TestClient, tenant: TenantFixture, deal_id: uuid.UUID, kind: str, amount: str | None = None,
          role: Role = Role.operator, headers: dict[str, str] | None = None, **fields: Any):
     body = {"kind": kind, **({"amount": amount} if amount is not None else {}), **fields}
-    return client.post(f"/api/v1/deals/{deal_id}/offers", json=body, headers={**tenant.headers(role), **(headers or {})})
+    return client.post(f"/api/v1/deals/{deal_id}/offers", json=body,
+                       headers={**tenant.headers(role), **(headers or {})})
 
 
 def history(client: TestClient, tenant: TenantFixture, deal_id: uuid.UUID, role: Role = Role.viewer) -> dict[str, Any]:

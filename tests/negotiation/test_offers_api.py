@@ -49,7 +49,8 @@ def test_a_counter_offer_is_recorded_and_starts_a_negotiation_run(db, client):
                     terms={"concessions": ["upfront_payment"], "term_months": 24})
     assert response.status_code == 202, response.text
     body = response.json()
-    assert (body["deal"]["stage"], body["deal"]["amount"], body["run"]["status"]) == ("negotiation", "1000.00", "queued")
+    assert (body["deal"]["stage"], body["deal"]["amount"], body["run"]["status"]) == (
+        "negotiation", "1000.00", "queued")
     assert (body["round"]["round"], body["round"]["side"], body["round"]["kind"], body["round"]["amount"],
             body["round"]["status"], body["round"]["discount_pct"]) == (1, "client", "counter", "800.00", "received",
                                                                         "20.00")
@@ -97,8 +98,8 @@ def test_accepting_the_proposal_wins_the_deal_at_the_list_price_and_signals_the_
     db.refresh(deal)
     assert (deal.stage, deal.amount) == ("won", D("1000.0000"))
     assert db.get(Lead, deal.lead_id).status == "won"
-    stages = db.scalars(select(AuditLog.after).where(AuditLog.action == "deal.stage", AuditLog.entity_id == str(deal.id))
-                        .order_by(AuditLog.id)).all()
+    stages = db.scalars(select(AuditLog.after).where(AuditLog.action == "deal.stage",
+                                                     AuditLog.entity_id == str(deal.id)).order_by(AuditLog.id)).all()
     assert stages == [{"stage": "negotiation"}, {"stage": "won"}]  # through negotiation, as the life cycle has it
     assert _advance_signals(db, pipeline_id) == 1
     assert history(client, tenant, deal.id)["waiting_for"] is None
@@ -236,7 +237,8 @@ def test_approving_an_offer_sends_it_with_the_reviewers_message_and_the_price_lo
     assert edited.status_code == 200, edited.text
     db.expire_all()
     offer = db.get(NegotiationRound, offer.id)
-    assert (offer.status, offer.message, db.get(Deal, deal.id).amount) == ("sent", "Dear Grace, 860 it is.", D("860.0000"))
+    assert (offer.status, offer.message) == ("sent", "Dear Grace, 860 it is.")
+    assert db.get(Deal, deal.id).amount == D("860.0000")
     negotiation = history(client, tenant, deal.id)
     assert negotiation["standing_offer"] == "860.00" and negotiation["waiting_for"].startswith("the client's answer")
     assert negotiation["rounds"][1]["review_reasons"][0]["code"] == "past_threshold"
