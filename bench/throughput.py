@@ -80,10 +80,12 @@ def measure_engine(urls: dict[str, str], procs: Processes, runs: int, concurrenc
     wait_for(ready, 60, "the API")
     engine = create_engine(urls["MIGRATION_DATABASE_URL"])  # the owner reads across tenants for the tally
 
+    # This round's tenant only: runs of earlier rounds (and of (c)) must neither count nor be deleted.
     def finished_count() -> int:
         with engine.connect() as connection:
             return connection.execute(text(
-                "SELECT count(*) FROM agent_runs WHERE status IN ('succeeded','failed','dead_lettered')")).scalar()
+                "SELECT count(*) FROM agent_runs WHERE tenant_id = :tenant "
+                "AND status IN ('succeeded','failed','dead_lettered')"), {"tenant": tenant.id}).scalar()
 
     # The load generator: one keep-alive http.client connection per client thread (httpx cost the
     # benchmark process more CPU per request than some of what is measured, on the same two cores).
@@ -109,7 +111,7 @@ def measure_engine(urls: dict[str, str], procs: Processes, runs: int, concurrenc
         # A table that was never analysed is planned by guesswork, and a guess may pick a tenant index
         # over the primary key for a single-run lookup; autovacuum would analyse it within a minute.
         connection.execute(text("ANALYZE agent_runs, run_steps, run_events, outbox"))
-        connection.execute(text("DELETE FROM agent_runs"))
+        connection.execute(text("DELETE FROM agent_runs WHERE tenant_id = :tenant"), {"tenant": tenant.id})
     meter = CpuMeter(procs, _database(urls))
     meter.begin()
     with ThreadPoolExecutor(max_workers=clients) as pool:
@@ -118,7 +120,8 @@ def measure_engine(urls: dict[str, str], procs: Processes, runs: int, concurrenc
     cpu = meter.per_item_ms(runs)
     with engine.connect() as connection:
         rows = connection.execute(text(
-            "SELECT id::text, status, extract(epoch FROM finished_at)::float8 FROM agent_runs")).all()
+            "SELECT id::text, status, extract(epoch FROM finished_at)::float8 FROM agent_runs WHERE tenant_id = :tenant"),
+            {"tenant": tenant.id}).all()
     engine.dispose()
     assert all(status == "succeeded" for _, status, _ in rows), "a benchmark run did not succeed"
     latencies = [finished - posted[run_id] for run_id, _, finished in rows]
