@@ -118,14 +118,13 @@ _DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b|\b\d{1,2}[./]\d{1,2}[./]\d{2,4}\b|\b(
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
-def stated_money(text: str) -> list[tuple[Decimal, frozenset[str]]]:
-    """The amounts of money `text` states, each with the currencies its sign or code may mean."""
+def stated_money(text: str) -> list[tuple[Decimal, str, frozenset[str]]]:
+    """The amounts of money `text` states: each value, its sign or code, and the currencies that may mean."""
     found = []
     for match in _MONEY.finditer(text):
         mark = match.group("before") or match.group("after")
         number = match.group("a") or match.group("b")
-        currencies = _SYMBOLS.get(mark, frozenset({mark}))
-        found.extend((value, currencies) for value in facts.numbers_in(number))
+        found.extend((value, mark, _SYMBOLS.get(mark, frozenset({mark}))) for value in facts.numbers_in(number))
     return found
 
 
@@ -135,9 +134,9 @@ def text_issues(text: str, *, currency: str, amounts: set[Decimal], days: int,
     term other than `term_months` (when given), a number of days other than `days`, or a date."""
     issues = []
     allowed = ", ".join(sorted(money.format_amount(amount) for amount in amounts))
-    for value, currencies in stated_money(text):
+    for value, mark, currencies in stated_money(text):
         if currency not in currencies:
-            issues.append(f"it states an amount in {'/'.join(sorted(currencies))}, but the currency is {currency}")
+            issues.append(f"it states an amount in {mark}, but the currency is {currency}")
         elif value not in amounts:
             issues.append(f"it states {money.format_amount(value)} {currency}, which is not an amount of this "
                           f"deal or invoice ({allowed} {currency}): state no other amount")

@@ -5,16 +5,9 @@ import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
-from sqlalchemy import text
 
 from tests.builders import TenantFixture, committed_tenant
-
-
-def delete_tenants(owner_engine, tenant_ids: list[uuid.UUID]) -> None:
-    with owner_engine.begin() as connection:
-        # Credit notes first: their invoice is RESTRICTed while they exist, whatever deletes it.
-        connection.execute(text("DELETE FROM credit_notes WHERE tenant_id = ANY(:ids)"), {"ids": tenant_ids})
-        connection.execute(text("DELETE FROM tenants WHERE id = ANY(:ids)"), {"ids": tenant_ids})
+from tests.invoices.helpers import delete_tenants
 
 
 @pytest.fixture

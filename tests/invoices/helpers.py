@@ -4,6 +4,7 @@ import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from app.core.context import TenantContext
@@ -57,3 +58,11 @@ def credit_note_record(session: Session, tenant_id: uuid.UUID, invoice: Invoice,
     session.add(note)
     session.flush()
     return note
+
+
+def delete_tenants(owner_engine, tenant_ids: list[uuid.UUID]) -> None:
+    """Committed tenants and everything they own, numbers series included, as the owner role."""
+    with owner_engine.begin() as connection:
+        # Credit notes first: their invoice is RESTRICTed while they exist, whatever deletes it.
+        connection.execute(text("DELETE FROM credit_notes WHERE tenant_id = ANY(:ids)"), {"ids": tenant_ids})
+        connection.execute(text("DELETE FROM tenants WHERE id = ANY(:ids)"), {"ids": tenant_ids})
