@@ -20,7 +20,6 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.audit import service as audit
@@ -316,10 +315,14 @@ def _amount(body: OfferIn, deal: Deal) -> Decimal | None:
     return money.checked(body.amount, deal.currency, "amount") if body.amount is not None else None
 
 
+def _next_round(rounds: list[NegotiationRound]) -> int:
+    return max((row.round for row in rounds), default=0) + 1
+
+
 def _record_client(session: Session, ctx: TenantContext, deal: Deal, rounds: list[NegotiationRound], body: OfferIn,
                    amount: Decimal | None, run_id: uuid.UUID | None = None) -> NegotiationRound:
     row = NegotiationRound(
-        id=uuid.uuid4(), tenant_id=ctx.tenant_id, deal_id=deal.id, round=max((r.round for r in rounds), default=0) + 1,
+        id=uuid.uuid4(), tenant_id=ctx.tenant_id, deal_id=deal.id, round=_next_round(rounds),
         side=Side.client.value, kind=body.kind.value, amount=amount, currency=deal.currency,
         terms=body.terms.model_dump(mode="json"), message=body.message, status=RoundStatus.received.value,
         clamped=False, clamp_reasons=[], policy=_snapshot(session, ctx, deal), run_id=run_id,
@@ -344,7 +347,7 @@ def _counter(session: Session, ctx: TenantContext, deal: Deal, body: OfferIn) ->
         raise _invalid("amount", f"{money.format_amount(amount)} {deal.currency} is not below our standing offer of "
                                  f"{money.format_amount(standing)} {deal.currency}: accept it instead (kind 'accept')")
     deals.change_stage(session, ctx, deal, DealStage.negotiation)
-    round_number = max((row.round for row in rounds), default=0) + 1
+    round_number = _next_round(rounds)
     run = runs.create_run(session, ctx, AGENT, {"deal_id": str(deal.id), "round": round_number},
                           pipeline_id=deal.pipeline_id, idempotency_key=f"negotiation:{deal.id}:{round_number}")
     row = _record_client(session, ctx, deal, rounds, body, amount, run_id=run.id)

@@ -2,7 +2,6 @@
 client's moves through the API."""
 
 import uuid
-from decimal import Decimal
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -42,7 +41,3 @@ def history(client: TestClient, tenant: TenantFixture, deal_id: uuid.UUID, role:
     response = client.get(f"/api/v1/deals/{deal_id}/negotiation", headers=tenant.headers(role))
     assert response.status_code == 200, response.text
     return response.json()
-
-
-def amount(value: str) -> Decimal:
-    return Decimal(value)
