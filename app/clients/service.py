@@ -133,6 +133,12 @@ def ensure_client_for_lead(session: Session, ctx: TenantContext, lead: Lead, *, 
     client = Client(id=uuid.uuid4(), tenant_id=ctx.tenant_id, lead_id=lead.id, deal_id=deal_id, name=lead.name,
                     email=lead.email, company=lead.company, timezone=lead.timezone or _tenant_timezone(session, ctx),
                     goal=None, start_date=start_date, coach_id=None, status=ClientStatus.active.value)
-    _insert(session, ctx, client)
+    try:
+        _insert(session, ctx, client)
+    except Conflict:  # an operator created the lead's client (POST /clients) a moment ago: that one it is
+        existing = client_for_lead(session, ctx, lead.id)
+        if existing is None:
+            raise
+        return existing, False
     session.flush()
     return client, True

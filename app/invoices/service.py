@@ -321,7 +321,10 @@ def create_credit_note(session: Session, ctx: TenantContext, invoice_id: uuid.UU
     earlier = list(session.scalars(scoped(ctx, CreditNote).where(CreditNote.invoice_id == invoice.id)))
     credited_quantities, credited_nets = _credited(earlier)
     chosen = _credit_lines(body, invoice, lines, credited_quantities)
-    totals = en16931.compute([line for _, line in chosen], invoice.currency)
+    try:
+        totals = en16931.compute([line for _, line in chosen], invoice.currency)
+    except ValueError as exc:
+        raise UnprocessableEntity(f"The credit note cannot be made: {exc}.") from exc
     for subtotal in totals.breakdown:
         taxable = sum((line.net_amount for line in lines if line.tax_rate == subtotal.rate), Decimal(0))
         left = taxable - credited_nets.get(subtotal.rate, Decimal(0))
@@ -346,8 +349,8 @@ def create_credit_note(session: Session, ctx: TenantContext, invoice_id: uuid.UU
         currency=invoice.currency, line_total=totals.line_total, tax_total=totals.tax_total,
         total_with_tax=totals.total_with_tax, tax_breakdown=totals.tax_breakdown,
         lines=[{"position": position, "description": line.description, "quantity": format_quantity(line.quantity),
-                "unit_price": money.format_amount(unit_price(line.unit_price, invoice.currency)), "tax_rate": en16931.format_rate(line.tax_rate),
-                "net_amount": money.format_amount(line.net_amount)}
+                "unit_price": money.format_amount(unit_price(line.unit_price, invoice.currency)),
+                "tax_rate": en16931.format_rate(line.tax_rate), "net_amount": money.format_amount(line.net_amount)}
                for (position, _), line in zip(chosen, totals.lines, strict=True)],
         issued_at=now, created_by_type=ctx.principal.kind, created_by_id=ctx.principal.id)
     session.add(note)

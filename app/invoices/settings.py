@@ -42,14 +42,14 @@ TaxRate = Annotated[Decimal, BeforeValidator(_rate), PlainSerializer(format_rate
                     Field(description="Percent, as a string: \"19.00\"")]
 
 
-def _prefix(value: str) -> str:
-    if not _PREFIX.fullmatch(value.replace(YEAR, "")):
+def _prefix(value: Any) -> Any:
+    if isinstance(value, str) and not _PREFIX.fullmatch(value.replace(YEAR, "")):
         raise ValueError("a number prefix may hold letters, digits, '-', '/', '_', '.', '#' and the placeholder "
                          "{year}, nothing else")
     return value
 
 
-Prefix = Annotated[str, Field(min_length=1, max_length=40), BeforeValidator(lambda v: _prefix(v) if isinstance(v, str) else v)]
+Prefix = Annotated[str, Field(min_length=1, max_length=40), BeforeValidator(_prefix)]
 
 
 class Seller(BaseModel):
