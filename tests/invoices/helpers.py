@@ -61,8 +61,6 @@ def credit_note_record(session: Session, tenant_id: uuid.UUID, invoice: Invoice,
 
 
 def delete_tenants(owner_engine, tenant_ids: list[uuid.UUID]) -> None:
-    """Committed tenants and everything they own, numbers series included, as the owner role."""
+    """Committed tenants and everything they own, number series included, as the owner role."""
     with owner_engine.begin() as connection:
-        # Credit notes first: their invoice is RESTRICTed while they exist, whatever deletes it.
-        connection.execute(text("DELETE FROM credit_notes WHERE tenant_id = ANY(:ids)"), {"ids": tenant_ids})
         connection.execute(text("DELETE FROM tenants WHERE id = ANY(:ids)"), {"ids": tenant_ids})
