@@ -173,12 +173,13 @@ class CreditNote(IdMixin, TenantMixin, TimestampMixin, Base):
     created_by_id: Mapped[uuid.UUID | None]
 
 
-class NumberSeries(TenantMixin, Base):
+class NumberSeries(Base):
     """The last number given in a tenant's yearly series (`invoice`, `credit_note`): locked in the issuing
     transaction, so numbers have no gap and no duplicate (a PostgreSQL sequence can leave gaps)."""
 
     __tablename__ = "number_series"
 
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
     series: Mapped[str] = mapped_column(String(16), primary_key=True)
     year: Mapped[int] = mapped_column(Integer, primary_key=True)
     last_number: Mapped[int] = mapped_column(Integer, default=0)

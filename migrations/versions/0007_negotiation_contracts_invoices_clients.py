@@ -43,9 +43,8 @@ def upgrade() -> None:
     sa.Column('last_number', sa.Integer(), nullable=False),
     sa.Column('tenant_id', sa.Uuid(), nullable=False),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_number_series_tenant_id_tenants'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('series', 'year', name=op.f('pk_number_series'))
+    sa.PrimaryKeyConstraint('tenant_id', 'series', 'year', name=op.f('pk_number_series'))
     )
-    op.create_index(op.f('ix_number_series_tenant_id'), 'number_series', ['tenant_id'], unique=False)
     op.create_table('clients',
     sa.Column('lead_id', sa.Uuid(), nullable=True),
     sa.Column('deal_id', sa.Uuid(), nullable=True),
@@ -222,7 +221,6 @@ def downgrade() -> None:
     op.drop_index(op.f('ix_clients_tenant_id'), table_name='clients')
     op.drop_index('ix_clients_page', table_name='clients')
     op.drop_table('clients')
-    op.drop_index(op.f('ix_number_series_tenant_id'), table_name='number_series')
     op.drop_table('number_series')
     op.drop_index(op.f('ix_negotiation_policies_tenant_id'), table_name='negotiation_policies')
     op.drop_table('negotiation_policies')

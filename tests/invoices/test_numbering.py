@@ -82,10 +82,6 @@ def test_fifty_concurrent_issues_get_numbers_one_to_fifty_even_with_rollbacks_am
     assert sum(invoice.status == "draft" and invoice.number is None for invoice in stored) == 10
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "number_series' primary key is (series, year) without tenant_id (migration 0007): once one tenant has "
-    "numbered in a year, another tenant's first number that year is refused by RLS. Needs the primary key "
-    "(tenant_id, series, year); remove this mark with that migration."))
 def test_two_tenants_number_independently_at_the_same_time(committed_tenants, own_connections):
     first, second = committed_tenants(), committed_tenants()
     work = [(tenant.id, invoice_id, False) for tenant in (first, second) for invoice_id in _drafts(tenant.id, 20)]
