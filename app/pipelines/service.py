@@ -1,4 +1,4 @@
-"""Pipelines: a lead's stages from the SDR run to the approved proposal (app.pipelines.stages).
+"""Pipelines: a lead's stages from the SDR run to the issued invoice and the client (app.pipelines.stages).
 
 `advance` is the one way a pipeline moves. It locks the pipeline, reads where each stage stands from its
 records (run, review, email), starts the next stage when one succeeded, and ends the pipeline with the
@@ -21,7 +21,7 @@ from app.core.errors import AppError, Conflict
 from app.core.metrics import PIPELINES_FINISHED
 from app.core.pagination import decode_cursor, encode_cursor
 from app.core.scope import get_or_404, scoped
-from app.models import AgentRun, EmailLog, Lead, Pipeline, PipelineStage, Review
+from app.models import AgentRun, Client, Deal, EmailLog, Invoice, Lead, Pipeline, PipelineStage, Review
 from app.pipelines.stages import STAGES, STOP_REASONS, Stage
 from app.pipelines.state import (
     FINISHED_STAGE, PIPELINE_END, PipelineStatus, StageStatus, check_pipeline, check_stage,
@@ -105,8 +105,17 @@ def _start(session: Session, pipeline: Pipeline, stage: PipelineStage, spec: Sta
     _move(stage, S.active, now)
     stage.waiting_for = spec.waiting_for
     if spec.kind == "run":
+        if spec.input == "deal":
+            deal = session.scalar(select(Deal).where(Deal.tenant_id == pipeline.tenant_id,
+                                                     Deal.lead_id == pipeline.lead_id))
+            if deal is None:
+                _finish(stage, S.failed, now, reason="the lead has no deal")
+                return
+            payload = {"deal_id": str(deal.id)}
+        else:
+            payload = {"lead_id": str(pipeline.lead_id)}
         try:
-            run = runs.create_run(session, _context(pipeline), spec.agent, {"lead_id": str(pipeline.lead_id)},
+            run = runs.create_run(session, _context(pipeline), spec.agent, payload,
                                   pipeline_id=pipeline.id, parent_run_id=last_run.run_id if last_run else None)
         except AppError as exc:  # refused at the door (the model budget is spent, say): the stage fails with why
             _finish(stage, S.failed, now, reason=f"the {spec.agent} run could not start: {exc.detail}")
@@ -121,6 +130,8 @@ def _start(session: Session, pipeline: Pipeline, stage: PipelineStage, spec: Sta
                                                   f"{spec.entity_type} review")
             return
         stage.review_id, stage.entity_id = review.id, review.entity_id
+    elif spec.entity_type == "client":
+        stage.entity_id = None  # found by the lead when it exists
     else:
         stage.entity_id = previous.entity_id if previous else None
 
@@ -131,7 +142,7 @@ def _evaluate(session: Session, stage: PipelineStage, spec: Stage, now: datetime
     elif spec.kind == "review":
         _evaluate_review(session, stage, now)
     else:
-        _evaluate_email(session, stage, now)
+        ACTIONS[spec.entity_type or ""](session, stage, now)
 
 
 def _evaluate_run(session: Session, stage: PipelineStage, spec: Stage, now: datetime) -> None:
@@ -190,6 +201,51 @@ def _evaluate_email(session: Session, stage: PipelineStage, now: datetime) -> No
         _finish(stage, S.failed, now, reason=f"the email could not be sent: {email.error}")
     else:
         _finish(stage, S.cancelled, now, reason=f"the email is {status}")
+
+
+def _evaluate_deal(session: Session, stage: PipelineStage, now: datetime) -> None:
+    deal = session.get(Deal, stage.entity_id) if stage.entity_id else None
+    stage_name = deal.stage if deal is not None else "missing"
+    if stage_name in ("proposal", "negotiation"):
+        open_offer = session.scalar(select(Review.deadline_at).where(
+            Review.tenant_id == deal.tenant_id, Review.entity_type == "offer", Review.pipeline_id == deal.pipeline_id,
+            Review.status.in_(("pending", "escalated"))).order_by(Review.deadline_at).limit(1))
+        if open_offer is not None:
+            stage.waiting_for, stage.waiting_until = "a reviewer to approve our counter-offer", open_offer
+        else:
+            stage.waiting_for, stage.waiting_until = SPECS[stage.name].waiting_for, None
+    elif stage_name == "won":
+        _finish(stage, S.succeeded, now, amount=str(deal.amount), currency=deal.currency)
+    elif stage_name == "lost":
+        _finish(stage, S.stopped, now, reason="the client walked away from the deal")
+    else:
+        _finish(stage, S.failed, now, reason="the deal was deleted")
+
+
+def _evaluate_invoice(session: Session, stage: PipelineStage, now: datetime) -> None:
+    invoice = session.get(Invoice, stage.entity_id) if stage.entity_id else None
+    status = invoice.status if invoice is not None else "missing"
+    if status == "draft":
+        stage.waiting_until = None
+    elif status == "issued":
+        _finish(stage, S.succeeded, now, number=invoice.number, total_with_tax=str(invoice.total_with_tax),
+                currency=invoice.currency)
+    else:
+        _finish(stage, S.stopped, now, reason=f"the invoice is {status}")
+
+
+def _evaluate_client(session: Session, stage: PipelineStage, now: datetime) -> None:
+    pipeline = session.get(Pipeline, stage.pipeline_id)
+    client = session.scalar(select(Client).where(Client.tenant_id == pipeline.tenant_id,
+                                                 Client.lead_id == pipeline.lead_id))
+    if client is not None:
+        stage.entity_id = client.id
+        _finish(stage, S.succeeded, now, client_id=str(client.id))
+
+
+# What an action stage waits on, by the entity type it names.
+ACTIONS = {"email": _evaluate_email, "deal": _evaluate_deal, "invoice": _evaluate_invoice,
+           "client": _evaluate_client}
 
 
 def _move(stage: PipelineStage, target: StageStatus, now: datetime) -> None:

@@ -10,7 +10,7 @@ from tests.builders import committed_tenant
 from tests.email.smtp_sink import Sink, start_smtp
 from tests.runs.cluster import Cluster, engine_env, free_port
 
-PIPELINE_QUEUES = "agents.sdr,agents.sales,pipeline,email,maintenance"
+PIPELINE_QUEUES = "agents.sdr,agents.sales,agents.negotiation,agents.finance,pipeline,email,maintenance"
 FAST_EMAIL = {"EMAIL_RETRY_BASE_SECONDS": "0.2", "EMAIL_RETRY_MAX_SECONDS": "0.5", "SMTP_TIMEOUT_SECONDS": "5"}
 
 

@@ -3,6 +3,7 @@ Celery workers, its reviews decided through the API, its email delivered to a re
 
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
 
 import pytest
 
@@ -46,13 +47,15 @@ def _decide(client, world, entity_type, entity_id, **body):
                        headers=world.tenant.headers(Role.reviewer))
 
 
-def test_a_lead_becomes_a_deal_in_proposal_with_its_email_delivered_once(world, live_client, pipeline_cluster, smtp):
+def test_a_lead_becomes_a_client_with_one_email_delivered_and_one_invoice_issued(
+        world, live_client, pipeline_cluster, smtp):
     _, sink = smtp
     pipeline_cluster()
     lead_id = world.add_lead(**FIT_LEAD, email="ada@analytical.example")
     pipeline = _start(live_client, world, lead_id)
     assert [stage["name"] for stage in pipeline["stages"]] == [
-        "sdr", "review_email", "send_email", "sales", "review_proposal"]
+        "sdr", "review_email", "send_email", "sales", "review_proposal", "negotiation", "finance", "review_invoice",
+        "issue_invoice", "client"]
     assert _stage(pipeline, "sdr")["run_id"] and pipeline["current_stage"] == "sdr"
 
     pipeline = _wait_for_stage(live_client, world, pipeline["id"], "review_email")
@@ -72,16 +75,53 @@ def test_a_lead_becomes_a_deal_in_proposal_with_its_email_delivered_once(world, 
     deal_id = _stage(pipeline, "review_proposal")["entity_id"]
     assert _decide(live_client, world, "proposal", deal_id, decision="approve").status_code == 200
 
+    pipeline = _wait_for_stage(live_client, world, pipeline["id"], "negotiation")  # the client's move now
+    assert [stage["status"] for stage in pipeline["stages"][:5]] == ["succeeded"] * 5
+    deal = live_client.get(f"/api/v1/deals/{deal_id}", headers=world.tenant.headers(Role.viewer)).json()
+    assert (deal["stage"], deal["amount"], deal["pipeline_id"]) == ("proposal", "1250.00", pipeline["id"])
+    assert world.lead(lead_id).status == "proposal"
+    assert len(sink.accepted) == 1
+
+    # The client counters within policy; the negotiation agent answers; the client accepts that answer.
+    operator, viewer = world.tenant.headers(Role.operator), world.tenant.headers(Role.viewer)
+    counter = live_client.post(f"/api/v1/deals/{deal_id}/offers", headers=operator,
+                               json={"kind": "counter", "amount": "1150.00", "message": "Can you do 1150?"})
+    assert counter.status_code == 202, counter.text
+
+    def answered() -> bool:
+        rounds = live_client.get(f"/api/v1/deals/{deal_id}/negotiation", headers=viewer).json()["rounds"]
+        return any(r["side"] == "agent" and r["status"] in ("sent", "pending_review") for r in rounds)
+
+    wait_until(answered, 60, message="the negotiation agent did not answer")
+    for review in live_client.get("/api/v1/reviews", params={"entity_type": "offer", "status": "pending"},
+                                  headers=viewer).json()["items"]:  # an answer past the threshold waits for us
+        assert _decide(live_client, world, "offer", review["entity_id"], decision="approve").status_code == 200
+    ours = [r for r in live_client.get(f"/api/v1/deals/{deal_id}/negotiation", headers=viewer).json()["rounds"]
+            if r["side"] == "agent"]
+    assert Decimal("1150.00") <= Decimal(ours[-1]["amount"]) < Decimal("1250.00")
+    accept = live_client.post(f"/api/v1/deals/{deal_id}/offers", headers=operator, json={"kind": "accept"})
+    assert accept.status_code == 202, accept.text
+
+    pipeline = _wait_for_stage(live_client, world, pipeline["id"], "review_invoice")
+    invoice_id = _stage(pipeline, "review_invoice")["entity_id"]
+    invoice = live_client.get(f"/api/v1/invoices/{invoice_id}", headers=viewer).json()
+    assert (invoice["status"], invoice["number"]) == ("draft", None)
+    assert _decide(live_client, world, "invoice", invoice_id, decision="approve").status_code == 200
+
     wait_until(lambda: _pipeline(live_client, world, pipeline["id"])["status"] != "running", 60,
                message="the pipeline did not end")
     pipeline = _pipeline(live_client, world, pipeline["id"])
     assert pipeline["status"] == "succeeded", pipeline
     assert all(stage["status"] == "succeeded" for stage in pipeline["stages"])
-    deal = live_client.get(f"/api/v1/deals/{deal_id}", headers=world.tenant.headers(Role.viewer)).json()
-    assert (deal["stage"], deal["amount"], deal["pipeline_id"]) == ("proposal", "1250.00", pipeline["id"])
-    assert world.lead(lead_id).status == "proposal"
+    invoice = live_client.get(f"/api/v1/invoices/{invoice_id}", headers=viewer).json()
+    assert invoice["status"] == "issued" and invoice["number"].endswith("0001")
+    deal = live_client.get(f"/api/v1/deals/{deal_id}", headers=viewer).json()
+    assert deal["stage"] == "won" and deal["amount"] == ours[-1]["amount"]
+    [client] = live_client.get("/api/v1/clients", headers=viewer).json()["items"]
+    assert client["id"] == _stage(pipeline, "client")["entity_id"] and client["email"] == "ada@analytical.example"
     runs = world.rows(AgentRun, pipeline_id=uuid.UUID(pipeline["id"]))
-    assert sorted(run.agent for run in runs) == ["sales", "sdr"] and {run.status for run in runs} == {"succeeded"}
+    assert sorted(run.agent for run in runs) == ["finance", "negotiation", "sales", "sdr"]
+    assert {run.status for run in runs} == {"succeeded"}
     assert len(sink.accepted) == 1
 
 

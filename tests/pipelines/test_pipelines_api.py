@@ -32,7 +32,9 @@ def test_starting_a_pipeline_creates_its_stages_and_its_first_run(db, client):
     assert (body["status"], body["current_stage"], body["lead_id"]) == ("running", "sdr", str(lead.id))
     assert [(s["name"], s["kind"], s["status"]) for s in body["stages"]] == [
         ("sdr", "run", "active"), ("review_email", "review", "pending"), ("send_email", "action", "pending"),
-        ("sales", "run", "pending"), ("review_proposal", "review", "pending")]
+        ("sales", "run", "pending"), ("review_proposal", "review", "pending"), ("negotiation", "action", "pending"),
+        ("finance", "run", "pending"), ("review_invoice", "review", "pending"), ("issue_invoice", "action", "pending"),
+        ("client", "action", "pending")]
     sdr = db.get(AgentRun, uuid.UUID(body["stages"][0]["run_id"]))
     assert (sdr.agent, sdr.status, sdr.input, str(sdr.pipeline_id)) == ("sdr", "queued", {"lead_id": str(lead.id)},
                                                                       body["id"])
