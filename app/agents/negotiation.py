@@ -276,10 +276,14 @@ def _concession(counter: CounterToAnswer, allowed: tuple[str, ...]) -> tuple[Con
 
 
 def _offline_answer(counter: CounterToAnswer, company: str) -> CounterAnswer:
-    """Meet the client halfway between our standing offer and their counter-offer, never below the lowest
-    price the policy allows; ask for one allowed concession (the one the client offered, if any)."""
+    """Meet the client halfway between our standing offer and their counter-offer, never past the policy's
+    maximum discount; ask for one allowed concession (the one the client offered, if any).
+
+    Like a model that keeps to the discount it was told and overlooks a package's floor, it does not look at
+    the floor: holding that line is code's job (app.negotiation.policy refuses the answer, raises it to the
+    floor and sends it to a reviewer), and the demo shows it happen."""
     currency, policy = counter.currency, counter.policy
-    lowest = Decimal(policy["lowest_price"])
+    lowest = _discount_bound(counter.list_price, currency, policy)
     standing, asked = counter.standing_offer, counter.client_amount
     halfway = money.quantize(standing - (standing - asked) / 2, currency)
     amount = max(halfway, lowest)
@@ -308,6 +312,14 @@ def _offline_answer(counter: CounterToAnswer, company: str) -> CounterAnswer:
                          reasoning=reasoning[:1000])
 
 
+def _discount_bound(list_price: Decimal, currency: str, policy: dict[str, Any]) -> Decimal:
+    """The lowest price the maximum discount allows (the prompt's lowest price when it names no discount)."""
+    if policy.get("max_discount_pct") is None:
+        return Decimal(policy["lowest_price"])
+    without_floor = rules.Policy(None, Decimal(policy["max_discount_pct"]), Decimal(0), 1, ())
+    return rules.lowest_price(list_price, currency, without_floor)
+
+
 def answer_counter_offline(variables: dict[str, Any]) -> CounterAnswer | None:
     """negotiation.counter by rules, from the prompt's variables."""
     deal, policy, counter = variables.get("deal"), variables.get("policy"), variables.get("counter_offer")
@@ -321,7 +333,7 @@ def answer_counter_offline(variables: dict[str, Any]) -> CounterAnswer | None:
             billing_period=deal.get("billing_period"), currency=deal["currency"], list_price=deal["list_price"],
             standing_offer=deal["standing_offer"], sent_offers=[], client_amount=counter["amount"],
             client_terms=counter.get("terms") or {}, client_message=str(counter.get("message") or ""), history=[],
-            policy={"lowest_price": policy["lowest_price"],
+            policy={"lowest_price": policy["lowest_price"], "max_discount_pct": policy.get("max_discount_pct"),
                     "allowed_concessions": list(policy.get("allowed_concessions") or [])})
     except (KeyError, TypeError, ValueError):
         return None

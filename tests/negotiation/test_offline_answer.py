@@ -82,3 +82,11 @@ def test_amounts_in_text_and_the_price_line():
         "Our offer: 949.99 EUR per month, paid upfront for the term and with a longer commitment term.")
     assert price_line(D("850"), "JPY", "one_time", (), True) == (
         "Our offer of 850 JPY (one-time) stands: it is our final offer.")
+
+
+def test_it_keeps_to_the_maximum_discount_and_leaves_the_floor_to_code():
+    # A floor of 950 above the discount's 850: the halfway answer (900) is under the floor, as a model's
+    # might be; app.negotiation.policy refuses it (tests/negotiation/test_policy_rules.py).
+    variables = _variables(asked="800.00", lowest="950.00")
+    answer = answer_counter_offline(variables)
+    assert answer is not None and answer.amount == Decimal("900.00")
