@@ -12,6 +12,7 @@ with an Idempotency-Key, and every login is proven against the running API.
 import sys
 import time
 from dataclasses import dataclass
+from weakref import WeakKeyDictionary
 
 import httpx
 
@@ -90,11 +91,18 @@ def print_logins(base_url: str, logins: list[DemoLogin]) -> None:
     print(f"  password for every demo account: {DEMO_PASSWORD}")
 
 
+# One login per role and client: the demo would otherwise log in more often than the login limit allows.
+_sessions: "WeakKeyDictionary[httpx.Client, dict[Role, dict[str, str]]]" = WeakKeyDictionary()
+
+
 def login(client: httpx.Client, role: Role) -> dict[str, str]:
-    response = client.post("/api/v1/auth/token", json={"email": demo_email(role), "password": DEMO_PASSWORD,
-                                                       "tenant": DEMO_SLUG})
-    response.raise_for_status()
-    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+    tokens = _sessions.setdefault(client, {})
+    if role not in tokens:
+        response = client.post("/api/v1/auth/token", json={"email": demo_email(role), "password": DEMO_PASSWORD,
+                                                           "tenant": DEMO_SLUG})
+        response.raise_for_status()
+        tokens[role] = {"Authorization": f"Bearer {response.json()['access_token']}"}
+    return tokens[role]
 
 
 FINISHED = {"succeeded", "failed", "dead_lettered", "cancelled", "rejected", "awaiting_review"}
@@ -126,7 +134,9 @@ def seed_business(client: httpx.Client, timeout: float = 60) -> list[dict]:
     """The ICP (settings and document), the price book, the suppression and the leads, each only when
     missing. Returns the leads."""
     admin, operator = login(client, Role.admin), login(client, Role.operator)
-    _ok(client.patch("/api/v1/tenant", json={"settings": {"icp": demo_data.ICP_SETTINGS}}, headers=admin))
+    _ok(client.patch("/api/v1/tenant", json={"settings": {"icp": demo_data.ICP_SETTINGS,
+                                                           "finance": demo_data.FINANCE_SETTINGS}}, headers=admin))
+    _ok(client.put("/api/v1/policies/negotiation", json=demo_data.NEGOTIATION_POLICY, headers=admin))
     document = _ok(client.post("/api/v1/knowledge/documents", json=demo_data.ICP_DOCUMENT, headers=operator))
     _wait(lambda: client.get(f"/api/v1/knowledge/documents/{document['id']}", headers=operator).json()["status"]
           in ("ready", "failed"), timeout, "the ICP document to be ingested")
@@ -135,6 +145,9 @@ def seed_business(client: httpx.Client, timeout: float = 60) -> list[dict]:
     for item in demo_data.PRICE_BOOK:
         if item["code"].lower() not in existing:
             _ok(client.post("/api/v1/price-book", json=item, headers=operator))
+    for code, floor in demo_data.PACKAGE_FLOORS.items():
+        _ok(client.put("/api/v1/policies/negotiation", params={"package_code": code},
+                       json={**demo_data.NEGOTIATION_POLICY, **floor}, headers=admin))
     suppression = client.post("/api/v1/suppressions", headers=operator, json={
         "kind": "domain", "value": demo_data.SUPPRESSED_DOMAIN, "reason": "asked not to be contacted"})
     if suppression.status_code != 409:
@@ -166,12 +179,29 @@ def drive_pipelines(client: httpx.Client, leads: list[dict], timeout: float = 18
             if lead is not None:
                 _decide(client, reviewer, review, demo_data.REVIEW_PLAN.get(lead["email"], {}))
         pipelines = [_ok(client.get(f"/api/v1/pipelines/{pipeline_id}", headers=operator)) for pipeline_id in by_pipeline]
+        for pipeline in pipelines:
+            if pipeline["current_stage"] == "negotiation":
+                _client_moves(client, operator, pipeline, by_pipeline[pipeline["id"]])
         if all(pipeline["status"] != "running" for pipeline in pipelines):
             break
         time.sleep(0.5)
     for pipeline in pipelines:
         pipeline["lead"] = by_pipeline[pipeline["id"]]
     return pipelines
+
+
+def _client_moves(client: httpx.Client, operator: dict[str, str], pipeline: dict, lead: dict) -> None:
+    """The client's next move on the deal (posted by the operator, as a salesperson would after a call):
+    the planned counter-offers in turn, each once our answer to the previous one was sent, then accept."""
+    deal_id = next(stage["entity_id"] for stage in pipeline["stages"] if stage["name"] == "negotiation")
+    rounds = _ok(client.get(f"/api/v1/deals/{deal_id}/negotiation", headers=operator))["rounds"]
+    if rounds and not (rounds[-1]["side"] == "agent" and rounds[-1]["status"] == "sent"):
+        return  # our answer is still being written, or waits for the reviewer
+    moves = demo_data.CLIENT_MOVES.get(lead["email"], [])
+    made = sum(1 for r in rounds if r["side"] == "client")
+    move = moves[made] if made < len(moves) else {"kind": "accept", "message": "Agreed, let's start."}
+    _ok(client.post(f"/api/v1/deals/{deal_id}/offers", json=move,
+                    headers={**operator, "Idempotency-Key": f"demo-offer-{deal_id}-{made + 1}"}))
 
 
 def _decide(client: httpx.Client, reviewer: dict[str, str], review: dict, plan: dict[str, str]) -> None:
@@ -232,6 +262,31 @@ def print_deals(client: httpx.Client) -> None:
               f"{deal['amount'] + ' ' + deal['currency']:>14} {deal['stage']:<10}")
 
 
+def print_negotiations(client: httpx.Client) -> None:
+    viewer = login(client, Role.viewer)
+    deals = _ok(client.get("/api/v1/deals", params={"limit": 50}, headers=viewer))["items"]
+    print(f"\nNegotiation rounds of tenant '{DEMO_SLUG}':")
+    for deal in deals:
+        rounds = _ok(client.get(f"/api/v1/deals/{deal['id']}/negotiation", headers=viewer))["rounds"]
+        for r in rounds:
+            amount = f"{r['amount']} {r['currency']}" if r["amount"] else ""
+            guard = ""
+            if r["clamped"]:
+                guard = f"  model said {r['model_amount']}: " + "; ".join(c["code"] for c in r["clamp_reasons"])
+            print(f"  {deal['lead']['email']:<32} {r['round']:>2} {r['side']:<6} {r['kind']:<9} {amount:>14} "
+                  f"{r['status']:<14}{guard}")
+
+
+def print_invoices(client: httpx.Client) -> None:
+    invoices = _ok(client.get("/api/v1/invoices", params={"limit": 50}, headers=login(client, Role.viewer)))["items"]
+    print(f"\nInvoices of tenant '{DEMO_SLUG}':")
+    print(f"  {'number':<16} {'status':<8} {'net':>10} {'tax':>9} {'total':>10} currency  due")
+    for invoice in invoices:
+        print(f"  {invoice['number'] or '(draft)':<16} {invoice['status']:<8} {invoice['line_total']:>10} "
+              f"{invoice['tax_total']:>9} {invoice['total_with_tax']:>10} {invoice['currency']:<9} "
+              f"{invoice['due_date'] or ''}")
+
+
 def print_runs(runs: list[dict]) -> None:
     print(f"\nRuns of tenant '{DEMO_SLUG}':")
     print(f"  {'run id':<36}  {'agent':<12} {'status':<16} {'attempt':>7}  output")
@@ -274,6 +329,8 @@ def run_demo(base_url: str) -> int:
         print_runs(runs)
         print_emails(client)
         print_deals(client)
+        print_negotiations(client)
+        print_invoices(client)
     if any(pipeline["status"] == "running" for pipeline in pipelines):
         print("error: some demo pipelines did not finish; is a worker running (`python -m app worker`)?",
               file=sys.stderr)

@@ -68,3 +68,26 @@ REVIEW_PLAN = {
     "mia.jensen@quietmail.example": {"email": "approve"},  # its domain is suppressed: nothing is sent
 }
 SUPPRESSED_DOMAIN = "quietmail.example"
+
+# The price policy: at most 15 % off list, a reviewer past 8 %, three of our offers. The Team Kickstart
+# package has a floor of 4300.00, above what its maximum discount allows (4080.00).
+NEGOTIATION_POLICY = {"max_discount_pct": "15", "approval_threshold_pct": "8", "max_rounds": 3,
+                      "allowed_concessions": ["longer_term", "upfront_payment", "smaller_scope"]}
+PACKAGE_FLOORS = {"team-8w": {"floor_price": "4300.00", "currency": "EUR"}}
+FINANCE_SETTINGS = {
+    "seller": {"name": "Demo Fitness Studio GmbH", "address": "Torstraße 1, 10119 Berlin, Germany",
+               "vat_id": "DE123456789", "email": "billing@demo-fitness.example"},
+    "tax_rate": "19", "payment_terms_days": 14, "invoice_prefix": "DFS-{year}-",
+}
+
+# The clients' moves once they have the proposal, in order; after the last one they accept our standing
+# offer. Lena asks for a little off (the agent meets her partway, within the policy); Ruben asks for far
+# less than the floor (the offline negotiator's halfway answer is under the floor too: code refuses it,
+# raises it to the floor and sends it to the reviewer, who approves it).
+CLIENT_MOVES = {
+    "lena.vogel@brightstack.example": [
+        {"kind": "counter", "amount": "4560.00", "message": "Could you do 4560 for the eight weeks?"}],
+    "ruben@ledgerly.example": [
+        {"kind": "counter", "amount": "3400.00", "terms": {"concessions": ["upfront_payment"]},
+         "message": "Our budget is 3400; we would pay upfront."}],
+}

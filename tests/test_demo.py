@@ -1,4 +1,4 @@
-"""`python -m app demo` against a running API, worker and beat: the whole lead-to-proposal story, as
+"""`python -m app demo` against a running API, worker and beat: the whole story from lead to client, as
 the demo tells it, and the same story again when it is run a second time (nothing is started twice)."""
 
 import pytest
@@ -7,7 +7,8 @@ from app.demo import run_demo
 from tests.runs.cluster import ApiServer, Cluster, engine_env
 
 pytestmark = pytest.mark.slow
-ALL_QUEUES = "agents.echo,agents.sdr,agents.sales,pipeline,email,knowledge,maintenance"
+ALL_QUEUES = ("agents.echo,agents.sdr,agents.sales,agents.negotiation,agents.finance,pipeline,email,knowledge,"
+              "maintenance")
 
 
 @pytest.fixture
@@ -27,7 +28,7 @@ def _pipeline_lines(output: str) -> dict[str, str]:
     return {line.split()[0]: line for line in block.strip().splitlines()[1:]}
 
 
-def test_the_demo_tells_the_lead_to_proposal_story_and_can_be_run_again(running_system, capsys):
+def test_the_demo_tells_the_story_from_lead_to_client_and_can_be_run_again(running_system, capsys):
     api, outbox = running_system
     assert run_demo(api.url) == 0
     first = capsys.readouterr().out
@@ -39,6 +40,12 @@ def test_the_demo_tells_the_lead_to_proposal_story_and_can_be_run_again(running_
     assert "suppression list" in pipelines["mia.jensen@quietmail.example"]
     assert "An idea for the Ledgerly team's wellbeing" in first  # the reviewer's edit is what was sent
     assert len(list(outbox.glob("*.eml"))) == 2
+    rounds = first.split("Negotiation rounds of tenant 'demo':")[1].split("\n\n")[0]
+    [refused] = [line for line in rounds.splitlines() if "below_floor" in line]
+    assert "ruben@ledgerly.example" in refused and "4300.00 EUR" in refused  # code raised it to the floor
+    invoices = first.split("Invoices of tenant 'demo':")[1].split("\n\n")[0].strip().splitlines()[1:]
+    assert sorted(line.split()[:2] for line in invoices)[0][1] == "issued" and len(invoices) == 2
+    assert all(line.split()[0].startswith("DFS-") and " issued " in line for line in invoices)
 
     assert run_demo(api.url) == 0
     again = capsys.readouterr().out
