@@ -3,6 +3,7 @@
 from app.models.audit import AuditLog
 from app.models.auth import ApiKey, RefreshToken
 from app.models.base import Base
+from app.models.coaching import CheckIn, CoachingCard, Plan, PlanChange, PlanVersion
 from app.models.deal_flow import (
     Client, Contract, CreditNote, Invoice, InvoiceLine, NegotiationPolicy, NegotiationRound, NumberSeries,
 )
@@ -16,9 +17,10 @@ from app.models.sales import Deal, EmailLog, Lead, PriceBookItem, Suppression
 from app.models.tenant import Membership, Tenant, User
 
 __all__ = [
-    "AgentRun", "ApiKey", "AuditLog", "Base", "Client", "Contract", "CreditNote", "Deal", "Document",
-    "DocumentChunk", "EmailLog", "IdempotencyRecord", "Invoice", "InvoiceLine", "Lead", "LlmLog",
-    "LlmUsageDaily", "Membership", "NegotiationPolicy", "NegotiationRound", "NumberSeries", "OutboxMessage",
-    "Pipeline", "PipelineStage", "PriceBookItem", "PromptActivation", "PromptVersion", "RefreshToken", "Review",
-    "ReviewDecision", "RunEvent", "RunStep", "Suppression", "Tenant", "User",
+    "AgentRun", "ApiKey", "AuditLog", "Base", "CheckIn", "Client", "CoachingCard", "Contract", "CreditNote",
+    "Deal", "Document", "DocumentChunk", "EmailLog", "IdempotencyRecord", "Invoice", "InvoiceLine", "Lead",
+    "LlmLog", "LlmUsageDaily", "Membership", "NegotiationPolicy", "NegotiationRound", "NumberSeries",
+    "OutboxMessage", "Pipeline", "PipelineStage", "Plan", "PlanChange", "PlanVersion", "PriceBookItem",
+    "PromptActivation", "PromptVersion", "RefreshToken", "Review", "ReviewDecision", "RunEvent", "RunStep",
+    "Suppression", "Tenant", "User",
 ]
