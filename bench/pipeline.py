@@ -116,6 +116,8 @@ class Driver:
         self.api, self.negotiation, self.poll, self.inflight = api, negotiation, poll, inflight
         self.pool = ThreadPoolExecutor(max_workers=clients, thread_name_prefix="bench-client")
         self.errors: list[BaseException] = []
+        self.accepted_at: dict[str, float] = {}  # pipeline → when the client's acceptance was answered
+        self.answered_at: dict[str, float] = {}  # review → when its decision was answered
 
     def _submit(self, fn, *args) -> None:
         def guarded() -> None:
@@ -148,11 +150,13 @@ class Driver:
         def approve(review: dict) -> None:
             self.api.call("POST", f"/api/v1/reviews/{review['entity_type']}/{review['entity_id']}/decision",
                           {"decision": "approve", "comment": "bench"}, role="reviewer", purpose="decide review")
+            self.answered_at[review["id"]] = time.time()
 
         def client_move(pipeline_id: str, deal_id: str) -> None:
             path = f"/api/v1/deals/{deal_id}/offers"
             if self.negotiation == "accept":
                 self.api.call("POST", path, {"kind": "accept"}, role="operator", purpose="accept", expect=(202,))
+                self.accepted_at[pipeline_id] = time.time()
                 return
             deal = self.api.call("GET", f"/api/v1/deals/{deal_id}", role="operator", purpose="read deal")
             amount = (Decimal(deal["list_price"]) * COUNTER_SHARE).quantize(Decimal("0.01"), ROUND_HALF_UP)
@@ -165,6 +169,7 @@ class Driver:
         def accept(deal_id: str) -> None:
             self.api.call("POST", f"/api/v1/deals/{deal_id}/offers", {"kind": "accept"}, role="operator",
                           purpose="accept", expect=(202,))
+            self.accepted_at[answered[deal_id]] = time.time()
 
         def start_more(running: int) -> None:
             room = len(waiting) if self.inflight <= 0 else max(0, self.inflight - running - posting[0])
@@ -224,7 +229,7 @@ class Driver:
 
 _STAGES = text("""
 SELECT s.pipeline_id::text, s.position, s.name, s.kind, s.status, s.started_at, s.finished_at,
-       s.run_id::text, r.started_at AS run_claimed, r.queued_at AS run_queued,
+       s.run_id::text, s.review_id::text, r.started_at AS run_claimed, r.queued_at AS run_queued,
        (SELECT min(e.created_at) FROM run_events e WHERE e.run_id = s.run_id
           AND e.to_status IN ('awaiting_review', 'succeeded', 'failed', 'dead_lettered', 'cancelled', 'rejected'))
           AS run_ended,
@@ -278,7 +283,7 @@ def stage_end(row: dict) -> Any:
     return row["sent_at"] or row["issued_at"]
 
 
-def hops(engine, pipeline_ids: list[str]) -> dict[str, Any]:
+def hops(engine, pipeline_ids: list[str], accepted_at: dict[str, float], answered_at: dict[str, float]) -> dict[str, Any]:
     with engine.connect() as connection:
         rows = [dict(row._mapping) for row in connection.execute(_STAGES, {"ids": pipeline_ids})]
         pipelines = [dict(row._mapping) for row in connection.execute(_PIPELINES, {"ids": pipeline_ids})]
@@ -321,6 +326,15 @@ def hops(engine, pipeline_ids: list[str]) -> dict[str, Any]:
                 hop["publish+queue+claim"].append((after["run_claimed"] - after["started_at"]).total_seconds() * 1000)
             hop["total"].append(hop["claimed"][-1] if after["kind"] == "run" and after["run_claimed"] else
                                 hop["stage"][-1])
+            # The bench's receipt of the answer to the request that ended the stage, after its commit: the
+            # acceptance's end is stamped at its transaction's start (negotiation_history.created_at), a
+            # decision's in the middle of its transaction; this is the other bound.
+            answered = (accepted_at.get(before["pipeline_id"]) if before["name"] == "negotiation" else
+                        answered_at.get(before["review_id"] or ""))
+            if answered is not None:
+                hop["from the 202"].append((after["started_at"].timestamp() - answered) * 1000)
+                if after["run_claimed"] is not None:
+                    hop["from the 202, claimed"].append((after["run_claimed"].timestamp() - answered) * 1000)
         for row in stages:
             if row["kind"] == "review" and row["decided_at"] and row["review_opened"]:
                 review_waits.append((row["decided_at"] - row["review_opened"]).total_seconds() * 1000)
@@ -328,13 +342,17 @@ def hops(engine, pipeline_ids: list[str]) -> dict[str, Any]:
                     if p["first_claimed"]]
     negotiation = [(n["started_at"] - n["countered"]).total_seconds() * 1000 for n in negotiation_runs
                    if n["started_at"]]
+    # Signals a transaction wrote after one for the same pipeline (same transaction start): advances that
+    # can only find what the first found.
+    repeated = sum(len(listed) - len({signal["created_at"] for signal in listed}) for listed in advances.values())
     published = defaultdict(list)
     for signal in signals:
         if signal["published_at"] is not None:
             published[signal["task"]].append(((signal["published_at"] - signal["created_at"]).total_seconds() * 1000,
                                               signal["publish_attempts"]))
     return {"per_hop": per_hop, "review_waits": review_waits, "missing": missing, "pipelines": pipelines,
-            "published": published, "unpublished": sum(1 for signal in signals if signal["published_at"] is None),
+            "published": published, "repeated_signals": repeated,
+            "advance_signals": sum(len(listed) for listed in advances.values()), "unpublished": sum(1 for signal in signals if signal["published_at"] is None),
             "stages": max((len(s) for s in by_pipeline.values()), default=0), "first_claims": first_claims,
             "negotiation_claims": negotiation}
 
@@ -368,9 +386,18 @@ def measure(urls: dict[str, str], procs: Processes, args: argparse.Namespace, ou
            "LLM_PROVIDER": "offline", "KNOWLEDGE_EMBEDDER": "offline"}
     procs.spawn("api", ["-m", "uvicorn", "app.main:create_app", "--factory", "--port", str(port),
                         "--log-level", "warning"], **env)
-    procs.celery("engine-worker", "workers.celery_app", "worker", "-P", "prefork", "-c", str(args.concurrency),
-                 "-Q", QUEUES, "--without-gossip", "--without-mingle", "--without-heartbeat",
-                 "--loglevel", "WARNING", **env)
+    worker = ("--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel", args.loglevel)
+    if args.split:
+        # Deployment, not engine: the pipeline's own moves (advances, the email's send, the relay) on a worker
+        # of their own, so they never wait behind an agent run for a pool process.
+        quick = ("pipeline", "email", "maintenance")
+        procs.celery("engine-worker", "workers.celery_app", "worker", "-P", "prefork", "-c", str(args.concurrency),
+                     "-Q", ",".join(q for q in QUEUES.split(",") if q not in quick), "-n", "agents@%h", *worker, **env)
+        procs.celery("pipeline-worker", "workers.celery_app", "worker", "-P", "prefork", "-c", str(args.split),
+                     "-Q", ",".join(quick), "-n", "pipeline@%h", *worker, **env)
+    else:
+        procs.celery("engine-worker", "workers.celery_app", "worker", "-P", "prefork", "-c", str(args.concurrency),
+                     "-Q", QUEUES, *worker, **env)
     procs.celery("beat", "workers.celery_app", "beat", "--schedule", str(procs.logs / "beat-schedule"),
                  "--loglevel", "WARNING", **env)
 
@@ -418,15 +445,28 @@ def measure(urls: dict[str, str], procs: Processes, args: argparse.Namespace, ou
     meter = CpuMeter(procs, make_url(urls["DATABASE_URL"]).database)
     meter.begin()
     began = time.time()
-    started = Driver(api, args.clients, args.negotiation, args.poll, args.inflight).drive(
-        leads, args.timeout or 120 + 6 * args.leads)
+    driver = Driver(api, args.clients, args.negotiation, args.poll, args.inflight)
+    started = driver.drive(leads, args.timeout or 120 + 6 * args.leads)
     cpu = meter.per_item_ms(len(leads))
     wall_end = time.time()
-    result = hops(engine, list(started))
+    result = hops(engine, list(started), driver.accepted_at, driver.answered_at)
+    result["poll_cpu"] = poll_cost(api, procs, urls)
     engine.dispose()
     emails = sum(1 for _ in Path(outbox_dir).rglob("*.eml"))
     return {"started": started, "began": began, "wall_end": wall_end, "cpu": cpu, "requests": dict(api.counts),
             "emails": emails, **result}
+
+
+def poll_cost(api: Api, procs: Processes, urls: dict[str, str], rounds: int = 100) -> dict[str, float]:
+    """CPU per poll of the bench (its three GETs), measured afterwards with nothing running: their pages are
+    empty then, as they nearly are when pipelines run one at a time (more items cost more)."""
+    meter = CpuMeter(procs, make_url(urls["DATABASE_URL"]).database)
+    meter.begin()
+    for _ in range(rounds):
+        api.call("GET", "/api/v1/reviews?status=pending&limit=200", role="reviewer", purpose="calibration")
+        api.call("GET", "/api/v1/pipelines?status=running&limit=200", role="operator", purpose="calibration")
+        api.call("GET", "/api/v1/deals?stage=negotiation&limit=200", role="operator", purpose="calibration")
+    return meter.per_item_ms(3 * rounds)
 
 
 def _summary(values: list[float]) -> str:
@@ -442,7 +482,8 @@ def report(args: argparse.Namespace, result: dict[str, Any]) -> None:
     wall = max(finished) - min(result["started"].values())
     durations = [(p["finished_at"] - p["created_at"]).total_seconds() for p in pipelines if p["finished_at"]]
     print(f"leads: {args.leads} ({', '.join(f'{n} {s}' for s, n in statuses.most_common())}), clients: "
-          f"{args.clients}, worker: prefork x {args.concurrency}, negotiation: "
+          f"{args.clients}, worker: prefork x {args.concurrency}"
+          f"{f' (+ {args.split} for pipeline, email, maintenance)' if args.split else ''}, negotiation: "
           f"{'one counter-offer, then accept our answer' if args.negotiation == 'counter' else 'accept the proposal'}, "
           f"started {'all at once' if args.inflight <= 0 else f'at most {args.inflight} running'}")
     print(f"wall {wall:.1f} s from the first start to the last pipeline's end: {len(finished) / wall:.2f} leads/s; "
@@ -471,6 +512,10 @@ def report(args: argparse.Namespace, result: dict[str, Any]) -> None:
         if "claimed" in values:
             print(f"  {'':38}{'   start → claimed':20}{_summary(values['publish+queue+claim'])}")
             print(f"  {'':38}{'   = end → claimed':20}{_summary(values['claimed'])}")
+        if values["from the 202"]:
+            print(f"  {'':38}{'   answered → start':20}{_summary(values['from the 202'])}")
+            if values["from the 202, claimed"]:
+                print(f"  {'':38}{'   answered → claimed':20}{_summary(values['from the 202, claimed'])}")
         kinds[kind] += values["total"]
         overall += values["total"]
     print("  per kind of hop (to the run's claim for → run):")
@@ -480,12 +525,16 @@ def report(args: argparse.Namespace, result: dict[str, Any]) -> None:
     print(f"  {'(start: POST → sdr run claimed)':38}{'':20}{_summary(result['first_claims'])}")
     if result["negotiation_claims"]:
         print(f"  {'(counter-offer → negotiation run claimed)':38}{'':20}{_summary(result['negotiation_claims'])}")
-    print("outbox records of these pipelines, transaction start → publication confirmed, ms:")
+    print(f"advance signals per pipeline: {result['advance_signals'] / max(1, len(pipelines)):.1f}, of which "
+          f"{result['repeated_signals'] / max(1, len(pipelines)):.1f} written by a transaction that had written one")
+    print("outbox records of these pipelines, transaction start → publication confirmed, ms (the API publishes at "
+          "once and confirms every 0.25 s; a worker confirms right after publishing):")
     for task, values in sorted(result["published"].items()):
         relayed = sum(1 for _, attempts in values if attempts)
         print(f"  {task:38}{'':20}{_summary([ms for ms, _ in values])}   {relayed} published by the relay")
     if result["unpublished"]:
-        print(f"  {result['unpublished']} never published")
+        print(f"  {result['unpublished']} not confirmed yet when read (the API confirms every "
+              f"{0.25:g} s, after publishing)")
     if result["missing"]:
         print(f"  hops without an end time: {dict(result['missing'])}")
     cpu, stages = result["cpu"], result["stages"] or 1
@@ -496,7 +545,17 @@ def report(args: argparse.Namespace, result: dict[str, Any]) -> None:
             if group in cpu:
                 print(f"  {group:14}{cpu[group]:9.1f}{cpu[group] / stages:9.2f}")
         print(f"  {'engine total':14}{engine_total:9.1f}{engine_total / stages:9.2f}   (all but the bench client)")
-    requests = result["requests"]
+    else:
+        engine_total = 0.0
+    requests = {purpose: n for purpose, n in result["requests"].items() if purpose != "calibration"}
+    polls = sum(n for purpose, n in requests.items() if purpose.startswith("poll"))
+    poll_cpu = {group: ms for group, ms in result["poll_cpu"].items() if group in ("api", "postgres", "redis")}
+    if poll_cpu and polls:
+        per_lead = sum(poll_cpu.values()) * polls / args.leads
+        print(f"  of the engine total, the bench's polls ({polls / args.leads:.1f} per lead at "
+              f"{sum(poll_cpu.values()):.2f} ms each, measured afterwards on empty pages): about {per_lead:.1f} ms "
+              f"per lead; without them {engine_total - per_lead:.1f} ms per lead, "
+              f"{(engine_total - per_lead) / stages:.2f} per stage")
     print(f"\nbench requests per lead: " + ", ".join(f"{purpose} {n / args.leads:.2f}"
                                                     for purpose, n in sorted(requests.items())))
 
@@ -511,8 +570,12 @@ def main() -> None:
                              "our answer; accept: accept the proposal as it stands")
     parser.add_argument("--inflight", type=int, default=0,
                         help="start a pipeline only while fewer than this many run (0: start them all at once)")
+    parser.add_argument("--split", type=int, default=0, metavar="N",
+                        help="a second worker of N processes for the pipeline, email and maintenance queues "
+                             "(0: one worker on every queue)")
+    parser.add_argument("--loglevel", default="WARNING", help="the workers' Celery log level")
     parser.add_argument("--warmup", type=int, default=4, help="pipelines driven first and not counted")
-    parser.add_argument("--poll", type=float, default=0.05, help="seconds between polls that found nothing to do")
+    parser.add_argument("--poll", type=float, default=0.1, help="seconds between polls that found nothing to do")
     parser.add_argument("--redis-db", type=int, default=13)
     parser.add_argument("--timeout", type=float, default=0, help="seconds (0: 120 + 6 per lead)")
     parser.add_argument("--detail", action="store_true",
