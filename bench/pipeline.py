@@ -5,8 +5,11 @@ good fit, all through the API; the API, one Celery worker (prefork) on every que
 on the embedded PostgreSQL and Redis, with the offline model provider and the file email transport (a
 temporary EMAIL_OUTBOX_DIR: nothing leaves the machine). A bench client of `--clients` threads starts every
 pipeline through the API, approves every review as it appears (it polls GET /reviews?status=pending), and
-plays the client at the negotiation stage: one counter-offer within the price policy, then acceptance of
-our answer (`--negotiation counter`, the default), or acceptance of the proposal as it stands (`accept`).
+plays the client at the negotiation stage: one counter-offer within the price policy (10 % off list; the
+offline negotiator meets it halfway, under the approval threshold, so our answer is sent at once), then
+acceptance of our answer (`--negotiation counter`, the default: a negotiation run per lead), or acceptance
+of the proposal as it stands (`accept`). Stages that do not exist are not driven: the bench follows what
+each pipeline waits for.
 
 Printed, after a warm-up whose pipelines are not counted:
 - leads/s: pipelines finished per second, from the first start to the last pipeline's end;
@@ -15,11 +18,19 @@ Printed, after a warm-up whose pipelines are not counted:
   the invoice's issued_at) to the next stage's start (`pipeline_stages.started_at`) and, when the next
   stage is a run, to that run's claim by a worker (`agent_runs.started_at`). The time a review waits for
   the bench's decision, and the time the negotiation waits for the client, are not in it; decision → next
-  stage is. p50 / p99 per hop, per kind of hop and overall;
+  stage is. p50 / p99 per hop, per kind of hop and overall. An acceptance is stamped at its transaction's
+  start and a decision in the middle of its transaction, so for those hops the bench also prints the other
+  bound: from its receipt of the answer (after the commit);
+- the advance signals per pipeline and how the outbox published them (at commit, or by the relay);
 - CPU ms per lead and per stage, per process group (from /proc: the API, the worker, beat, the PostgreSQL
-  backends of the scratch database, redis-server, the bench client).
+  backends of the scratch database, redis-server, the bench client), and what the bench's own polling
+  costs the API.
+
+By default every pipeline starts at once (throughput: a hop then includes the wait for a CPU behind the
+other leads' work); `--inflight 1` runs them one at a time (the engine's overhead without that wait).
 
 Usage:  python -m bench.pipeline [--leads 200] [--clients 8] [--negotiation counter|accept] [--inflight 0]
+                                 [--split N] [--detail]
 """
 
 import argparse
@@ -496,6 +507,9 @@ def report(args: argparse.Namespace, result: dict[str, Any]) -> None:
           f"{percentile(result['review_waits'], 50):.0f} ms, p99 {percentile(result['review_waits'], 99):.0f} ms")
     print("\nengine overhead per hop, ms: from the end of a stage's work to the next stage's start, and for a run "
           "stage to its run's claim")
+    if args.inflight <= 0:
+        print("  (every pipeline started at once: a hop includes the wait for a CPU and a pool process behind the "
+              "other leads' work; --inflight 1 measures it without)")
     print(f"  {'hop':38}{'kind':20}{'':>6}{'p50':>9}{'p99':>9}{'max':>9}")
     kinds: dict[str, list[float]] = defaultdict(list)
     overall: list[float] = []
