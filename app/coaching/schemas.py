@@ -225,6 +225,14 @@ class PlanChangeContent(BaseModel):
     rationale: Annotated[str, StringConstraints(max_length=8000)] = ""
 
 
+class PlanChangeReview(PlanChangeContent):
+    """The proposal of a `plan_change` review: the editable content, and the client and plan version it was
+    proposed for (both locked: an edit cannot move the change to another client or version)."""
+
+    client_id: uuid.UUID
+    base_version: int = Field(ge=1)
+
+
 class PlanChangeOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -238,6 +246,8 @@ class PlanChangeOut(BaseModel):
     status: PlanChangeStatus
     applied_version: int | None
     run_id: uuid.UUID | None
+    review_id: uuid.UUID | None = Field(None, description="The change's `plan_change` review")
+    review_status: str | None = None
     created_at: datetime
     updated_at: datetime
 
