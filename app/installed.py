@@ -22,6 +22,7 @@ INSTALLED: tuple[str, ...] = (
     "app.negotiation.service",
     "app.invoices.service",
     "app.agents.finance",
+    "app.coaching.service",
 )
 
 TASK_MODULES: tuple[str, ...] = (

@@ -12,6 +12,7 @@ from app.api_keys.router import router as api_keys_router
 from app.audit.router import router as audit_router
 from app.auth.router import router as auth_router
 from app.clients.router import router as clients_router
+from app.coaching.router import router as coaching_router
 from app.contracts.router import router as contracts_router
 from app.core import outbox
 from app.core.config import get_settings
@@ -41,7 +42,7 @@ from app.users.router import router as users_router
 API_ROUTERS = (runs_router, auth_router, tenant_router, users_router, api_keys_router, audit_router,
                prompts_router, knowledge_router, llm_router, reviews_router, pipelines_router,
                leads_router, suppressions_router, price_book_router, deals_router, email_router,
-               contracts_router, invoices_router, clients_router, negotiation_router)
+               contracts_router, invoices_router, clients_router, negotiation_router, coaching_router)
 
 
 @asynccontextmanager

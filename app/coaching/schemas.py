@@ -115,13 +115,6 @@ class CheckInPage(BaseModel):
     next_cursor: str | None
 
 
-class CheckInWrite(BaseModel):
-    """A check-in as written, and whether it was made now (False: the day's check-in was updated)."""
-
-    check_in: CheckInOut
-    created: bool
-
-
 class ImportRowResult(BaseModel):
     """One row of a bulk import: `created`, `updated`, `unchanged` or `invalid` (with its errors; an invalid
     row writes nothing, the others stand)."""

@@ -309,7 +309,7 @@ def _add_version(session: Session, ctx: TenantContext, plan: Plan, content: Plan
     return version
 
 
-def parse_if_match(value: str | None) -> int | None:
+def _parse_if_match(value: str | None) -> int | None:
     """The plan version an `If-Match` header names: `"3"`, `W/"3"` or `3`."""
     if value is None:
         return None
@@ -320,15 +320,16 @@ def parse_if_match(value: str | None) -> int | None:
 
 
 def put_plan(session: Session, ctx: TenantContext, client_id: uuid.UUID, body: PlanPut,
-             if_match: int | None = None) -> PlanOut:
+             if_match: str | None = None) -> PlanOut:
     """A plan written by hand: the client's first plan (version 1), or a new version made from
-    `base_version` (or `If-Match`; one of them is required once the plan exists: 428 without). 409 if the
+    `base_version` (or the `If-Match` header's version; one of them is required once the plan exists: 428 without). 409 if the
     plan has moved on since that version; the same content as the current version writes nothing."""
     client = get_client(session, ctx, client_id, for_update=True)
     authorize(ctx, Permission.write_data)
-    if if_match is not None and body.base_version is not None and if_match != body.base_version:
-        raise _invalid("base_version", f"it says {body.base_version} and If-Match says {if_match}")
-    base = body.base_version if body.base_version is not None else if_match
+    matched = _parse_if_match(if_match)
+    if matched is not None and body.base_version is not None and matched != body.base_version:
+        raise _invalid("base_version", f"it says {body.base_version} and If-Match says {matched}")
+    base = body.base_version if body.base_version is not None else matched
     plan = _plan_of(session, ctx, client.id, for_update=True)
     if plan is None:
         if base is not None:
