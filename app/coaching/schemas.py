@@ -86,6 +86,13 @@ class CheckInIn(BaseModel):
     nutrition_adherence_pct: Percent | None = None
     notes: Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)] | None = None
 
+    @field_validator("weight_kg", "sleep_hours")
+    @classmethod
+    def _as_stored(cls, value: Decimal | None) -> Decimal | None:
+        """To the hundredth, as the database keeps it (a finer value was refused above), so that what a
+        write answers is what a read answers."""
+        return None if value is None else value.quantize(Decimal("0.01"))
+
 
 CHECK_IN_FIELDS = tuple(CheckInIn.model_fields)
 

@@ -285,8 +285,8 @@ def list_plan_versions(session: Session, ctx: TenantContext, client_id: uuid.UUI
 
 def _add_version(session: Session, ctx: TenantContext, plan: Plan, content: PlanContent, source: PlanVersionSource,
                  change_id: uuid.UUID | None = None) -> PlanVersion:
-    """Write the plan's next version and make it current; every change still proposed against an older
-    version becomes stale in the same transaction. The caller holds the plan's lock."""
+    """Write the plan's next version and make it current; every other change still proposed against an
+    older version becomes stale in the same transaction. The caller holds the plan's lock."""
     version = PlanVersion(tenant_id=ctx.tenant_id, plan_id=plan.id, version=plan.current_version + 1,
                           content=content.model_dump(mode="json"), source=source.value, change_id=change_id,
                           created_by_type=ctx.principal.kind, created_by_id=ctx.principal.id)
@@ -297,10 +297,12 @@ def _add_version(session: Session, ctx: TenantContext, plan: Plan, content: Plan
     audit.record(session, ctx, "plan.version", "plan", plan.id, before={"current_version": before},
                  after={"current_version": version.version, "source": source.value,
                         "change_id": str(change_id) if change_id else None, "content": version.content})
-    outdated = session.scalars(scoped(ctx, PlanChange).where(
+    outdated = scoped(ctx, PlanChange).where(
         PlanChange.plan_id == plan.id, PlanChange.status == PlanChangeStatus.proposed.value,
-        PlanChange.base_version != plan.current_version).with_for_update())
-    for change in outdated:
+        PlanChange.base_version != plan.current_version)
+    if change_id is not None:  # the change this version applies is not outdated by it
+        outdated = outdated.where(PlanChange.id != change_id)
+    for change in session.scalars(outdated.with_for_update()):
         transition_change(change, PlanChangeStatus.stale)
         audit.record(session, ctx, "plan_change.stale", PLAN_CHANGE, change.id,
                      before={"status": PlanChangeStatus.proposed.value},
