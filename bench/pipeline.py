@@ -62,6 +62,20 @@ FITS = (
     ("Office Manager", "professional services", "AT", "Europe/Vienna", "webinar", "Asked for a quote"),
     ("Head of People", "software", "GB", "Europe/London", "referral", "Wants a programme for two sites"),
 )
+# --queue-order priority: the pipeline's own moves first, then the later stages' agents before the earlier
+# ones (work in progress before new leads).
+PRIORITY_ORDER = ("pipeline", "maintenance", "email", "agents.finance", "agents.negotiation", "agents.sales",
+                  "agents.sdr", "knowledge")
+PRIORITY_WORKER = """
+import sys
+from kombu import Queue
+from workers.celery_app import celery_app
+order = sys.argv[1].split(",")
+celery_app.conf.task_queues = [Queue(name) for name in order]
+celery_app.conf.broker_transport_options = {**celery_app.conf.broker_transport_options,
+                                            "queue_order_strategy": "priority"}
+celery_app.worker_main(["worker", "-Q", sys.argv[1], *sys.argv[2:]])
+"""
 COUNTER_SHARE = Decimal("0.90")  # the client's counter-offer: 10 % off list; the offline negotiator meets halfway
 
 
@@ -85,20 +99,35 @@ class Api:
         self.counts: Counter[str] = Counter()
         self.lock = threading.Lock()
 
+    # uvicorn closes a keep-alive connection idle for 5 s: one idle longer than this is replaced before use.
+    IDLE_SECONDS = 3.0
+
     def call(self, method: str, path: str, body: Any = None, *, role: str, purpose: str,
              expect: tuple[int, ...] = (200, 202)) -> Any:
-        connection = getattr(self.local, "connection", None)
-        if connection is None:
-            connection = self.local.connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
         headers = {**self.headers[role], **({"Content-Type": "application/json"} if body is not None else {})}
-        try:
-            connection.request(method, path, json.dumps(body) if body is not None else None, headers)
-            response = connection.getresponse()
-            data = response.read()
-        except (http.client.HTTPException, OSError):
-            self.local.connection = None
-            connection.close()
-            raise
+        # Only requests whose repetition changes nothing are sent again after a broken connection: reads, and
+        # a decision (the same decision posted again returns the first).
+        retries = 1 if method == "GET" or purpose == "decide review" else 0
+        while True:
+            connection, used = getattr(self.local, "connection", None), getattr(self.local, "used", 0.0)
+            if connection is not None and time.monotonic() - used > self.IDLE_SECONDS:
+                connection.close()
+                connection = None
+            if connection is None:
+                connection = self.local.connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+            try:
+                connection.request(method, path, json.dumps(body) if body is not None else None, headers)
+                response = connection.getresponse()
+                data = response.read()
+            except (http.client.HTTPException, OSError):
+                self.local.connection = None
+                connection.close()
+                if retries:
+                    retries -= 1
+                    continue
+                raise
+            self.local.used = time.monotonic()
+            break
         with self.lock:
             self.counts[purpose] += 1
         if response.status not in expect:
@@ -398,7 +427,12 @@ def measure(urls: dict[str, str], procs: Processes, args: argparse.Namespace, ou
     procs.spawn("api", ["-m", "uvicorn", "app.main:create_app", "--factory", "--port", str(port),
                         "--log-level", "warning"], **env)
     worker = ("--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel", args.loglevel)
-    if args.split:
+    if args.queue_order == "priority":
+        # Deployment, not engine: kombu's Redis transport serves a worker's queues round-robin, one message
+        # per queue in turn; `priority` always takes the first non-empty queue in this order instead.
+        procs.spawn("engine-worker", ["-c", PRIORITY_WORKER, ",".join(PRIORITY_ORDER), "-P", "prefork", "-c",
+                                      str(args.concurrency), *worker], **env)
+    elif args.split:
         # Deployment, not engine: the pipeline's own moves (advances, the email's send, the relay) on a worker
         # of their own, so they never wait behind an agent run for a pool process.
         quick = ("pipeline", "email", "maintenance")
@@ -494,7 +528,8 @@ def report(args: argparse.Namespace, result: dict[str, Any]) -> None:
     durations = [(p["finished_at"] - p["created_at"]).total_seconds() for p in pipelines if p["finished_at"]]
     print(f"leads: {args.leads} ({', '.join(f'{n} {s}' for s, n in statuses.most_common())}), clients: "
           f"{args.clients}, worker: prefork x {args.concurrency}"
-          f"{f' (+ {args.split} for pipeline, email, maintenance)' if args.split else ''}, negotiation: "
+          f"{f' (+ {args.split} for pipeline, email, maintenance)' if args.split else ''}"
+          f"{', queues in priority order' if args.queue_order == 'priority' else ''}, negotiation: "
           f"{'one counter-offer, then accept our answer' if args.negotiation == 'counter' else 'accept the proposal'}, "
           f"started {'all at once' if args.inflight <= 0 else f'at most {args.inflight} running'}")
     print(f"wall {wall:.1f} s from the first start to the last pipeline's end: {len(finished) / wall:.2f} leads/s; "
@@ -587,6 +622,9 @@ def main() -> None:
     parser.add_argument("--split", type=int, default=0, metavar="N",
                         help="a second worker of N processes for the pipeline, email and maintenance queues "
                              "(0: one worker on every queue)")
+    parser.add_argument("--queue-order", choices=("round_robin", "priority"), default="round_robin",
+                        help="how the worker picks among its queues: kombu's default (round_robin), or always the "
+                             "first non-empty of: " + ", ".join(PRIORITY_ORDER))
     parser.add_argument("--loglevel", default="WARNING", help="the workers' Celery log level")
     parser.add_argument("--warmup", type=int, default=4, help="pipelines driven first and not counted")
     parser.add_argument("--poll", type=float, default=0.1, help="seconds between polls that found nothing to do")
