@@ -23,6 +23,7 @@ INSTALLED: tuple[str, ...] = (
     "app.invoices.service",
     "app.agents.finance",
     "app.coaching.service",
+    "app.agents.coaching",
 )
 
 TASK_MODULES: tuple[str, ...] = (
@@ -30,6 +31,7 @@ TASK_MODULES: tuple[str, ...] = (
     "app.reviews.tasks",
     "app.pipelines.tasks",
     "app.email.tasks",
+    "app.coaching.tasks",
 )
 
 
