@@ -62,6 +62,7 @@ def _build() -> Celery:
             "pipelines.advance": {"queue": "pipeline"},
             "email.send": {"queue": "email"},
             "email.sweep": {"queue": "maintenance"},
+            "coaching.schedule_weekly": {"queue": "maintenance"},
         },
         beat_schedule={
             "relay-outbox": {"task": "outbox.relay", "schedule": settings.outbox_relay_interval_seconds,
@@ -71,6 +72,9 @@ def _build() -> Celery:
             "review-deadlines": {"task": "reviews.sweep", "schedule": settings.review_sweep_interval_seconds,
                                  "options": {"expires": _periodic_expiry(settings.review_sweep_interval_seconds)}},
             "email-stalled": {"task": "email.sweep", "schedule": 60.0, "options": {"expires": _periodic_expiry(60.0)}},
+            # A weekly review starts at most five minutes after its time (app.coaching.schedule).
+            "coaching-reviews": {"task": "coaching.schedule_weekly", "schedule": 300.0,
+                                 "options": {"expires": _periodic_expiry(300.0)}},
             "purge": {"task": "maintenance.purge", "schedule": crontab(minute=17, hour=3)},
         },
     )

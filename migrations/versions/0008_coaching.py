@@ -17,6 +17,48 @@ depends_on = None
 
 TENANT_TABLES = ("check_ins", "coaching_cards", "plans", "plan_changes", "plan_versions")
 
+# The weekly coaching review's scan (app.coaching.schedule) reads across tenants through this function (ids
+# only); each client is then re-read and its review started under its own tenant's binding. A client is a
+# candidate when it is active, has a plan, its tenant's review weekday and hour (settings.coaching, read as
+# app.coaching.settings.schedule_of reads them) have passed this week on the client's local clock, and no
+# run holds the key of the week it would review (the week before). Local wall times: the hour the clocks
+# skip passes when they jump, a repeated hour at its first occurrence (the schedule decides with zoneinfo;
+# this only narrows the candidates). A zone PostgreSQL does not know is read as UTC. The order varies with
+# p_now, so clients that cannot be started (a spent model budget) do not hold the others back forever.
+CLIENTS_DUE_FOR_REVIEW = """
+CREATE FUNCTION maintenance_clients_due_for_review(p_now timestamptz, p_limit integer)
+RETURNS TABLE (tenant_id uuid, client_id uuid)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+    WITH zones AS MATERIALIZED (SELECT name FROM pg_timezone_names),
+    schedules AS (
+        SELECT t.id AS tenant_id,
+               CASE t.settings->'coaching'->>'review_weekday'
+                    WHEN 'mon' THEN 0 WHEN 'tue' THEN 1 WHEN 'wed' THEN 2 WHEN 'thu' THEN 3
+                    WHEN 'fri' THEN 4 WHEN 'sat' THEN 5 WHEN 'sun' THEN 6 ELSE 0 END AS weekday,
+               CASE WHEN t.settings->'coaching'->>'review_hour' ~ '^([01]?[0-9]|2[0-3])$'
+                    THEN (t.settings->'coaching'->>'review_hour')::integer ELSE 7 END AS hour
+        FROM tenants t
+    ),
+    clocks AS (
+        SELECT c.tenant_id, c.id AS client_id, s.weekday, s.hour,
+               p_now AT TIME ZONE coalesce(z.name, 'UTC') AS local_now
+        FROM clients c
+        JOIN schedules s ON s.tenant_id = c.tenant_id
+        LEFT JOIN zones z ON z.name = c.timezone
+        WHERE c.status = 'active' AND EXISTS (SELECT 1 FROM plans p WHERE p.client_id = c.id)
+    )
+    SELECT k.tenant_id, k.client_id FROM clocks k
+    WHERE k.local_now >= date_trunc('week', k.local_now) + make_interval(days => k.weekday, hours => k.hour)
+      AND NOT EXISTS (
+          SELECT 1 FROM agent_runs r
+          WHERE r.tenant_id = k.tenant_id
+            AND r.idempotency_key = 'coaching:' || k.client_id || ':'
+                || to_char(date_trunc('week', k.local_now) - interval '7 days', 'IYYY-"W"IW'))
+    ORDER BY md5(k.client_id::text || p_now::text)
+    LIMIT p_limit
+$$;
+"""
+
 
 def upgrade() -> None:
     op.create_table('check_ins',
@@ -126,9 +168,11 @@ def upgrade() -> None:
     op.create_index(op.f('ix_plan_versions_tenant_id'), 'plan_versions', ['tenant_id'], unique=False)
     for table in TENANT_TABLES:
         enable_tenant_rls(table)
+    op.execute(CLIENTS_DUE_FOR_REVIEW)
 
 
 def downgrade() -> None:
+    op.execute("DROP FUNCTION IF EXISTS maintenance_clients_due_for_review(timestamptz, integer)")
     for table in TENANT_TABLES:
         disable_tenant_rls(table)
     op.drop_index(op.f('ix_plan_versions_tenant_id'), table_name='plan_versions')
