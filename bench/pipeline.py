@@ -53,7 +53,6 @@ from sqlalchemy import create_engine, make_url, text
 
 from bench._harness import CpuMeter, Processes, percentile, scratch_database, wait_for
 
-QUEUES = "agents.sdr,agents.sales,agents.negotiation,agents.finance,pipeline,email,knowledge,maintenance"
 LEAD_COLUMNS = "name,email,company,title,industry,company_size,country,timezone,website,source,notes"
 # A good fit on every criterion of app.demo_data.ICP_SETTINGS, as the offline provider judges them.
 FITS = (
@@ -427,22 +426,20 @@ def measure(urls: dict[str, str], procs: Processes, args: argparse.Namespace, ou
     procs.spawn("api", ["-m", "uvicorn", "app.main:create_app", "--factory", "--port", str(port),
                         "--log-level", "warning"], **env)
     worker = ("--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel", args.loglevel)
-    if args.queue_order == "priority":
-        # Deployment, not engine: kombu's Redis transport serves a worker's queues round-robin, one message
-        # per queue in turn; `priority` always takes the first non-empty queue in this order instead.
-        procs.spawn("engine-worker", ["-c", PRIORITY_WORKER, ",".join(PRIORITY_ORDER), "-P", "prefork", "-c",
-                                      str(args.concurrency), *worker], **env)
-    elif args.split:
-        # Deployment, not engine: the pipeline's own moves (advances, the email's send, the relay) on a worker
-        # of their own, so they never wait behind an agent run for a pool process.
-        quick = ("pipeline", "email", "maintenance")
-        procs.celery("engine-worker", "workers.celery_app", "worker", "-P", "prefork", "-c", str(args.concurrency),
-                     "-Q", ",".join(q for q in QUEUES.split(",") if q not in quick), "-n", "agents@%h", *worker, **env)
-        procs.celery("pipeline-worker", "workers.celery_app", "worker", "-P", "prefork", "-c", str(args.split),
-                     "-Q", ",".join(quick), "-n", "pipeline@%h", *worker, **env)
-    else:
-        procs.celery("engine-worker", "workers.celery_app", "worker", "-P", "prefork", "-c", str(args.concurrency),
-                     "-Q", QUEUES, *worker, **env)
+    # Deployment choices, not engine code. --split: the pipeline's own moves (advances, the email's send, the
+    # relay) on a worker of their own, so they never wait behind an agent run for a pool process.
+    # --queue-order priority: kombu's Redis transport serves a worker's queues round-robin, one message per
+    # non-empty queue in turn; `priority` always takes the first non-empty queue of PRIORITY_ORDER instead.
+    quick = ("pipeline", "maintenance", "email")
+    groups = ([("engine-worker", [q for q in PRIORITY_ORDER if q not in quick], args.concurrency, "agents@%h"),
+               ("pipeline-worker", list(quick), args.split, "pipeline@%h")] if args.split else
+              [("engine-worker", list(PRIORITY_ORDER), args.concurrency, "celery@%h")])
+    for name, queues, processes, node in groups:
+        options = ("-P", "prefork", "-c", str(processes), "-n", node, *worker)
+        if args.queue_order == "priority":
+            procs.spawn(name, ["-c", PRIORITY_WORKER, ",".join(queues), *options], **env)
+        else:
+            procs.celery(name, "workers.celery_app", "worker", "-Q", ",".join(queues), *options, **env)
     procs.celery("beat", "workers.celery_app", "beat", "--schedule", str(procs.logs / "beat-schedule"),
                  "--loglevel", "WARNING", **env)
 
