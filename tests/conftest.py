@@ -13,12 +13,20 @@ from collections.abc import Iterator
 
 import pytest
 from alembic import command
+from hypothesis import HealthCheck, settings
 from sqlalchemy import Connection, create_engine, event, make_url, text
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
 from app.core.config import get_settings
 from app.core.db import TENANT_KEY
 from app.core.embedded import resolved_urls
+
+# Property tests on a loaded two-core machine: no per-example deadline and no "generation is slow" check
+# (both measure the machine, not the code); in CI the examples are derived from each test, so a run there is
+# reproducible, while a developer's runs keep exploring new ones.
+settings.register_profile("agentline", deadline=None, suppress_health_check=[HealthCheck.too_slow],
+                          derandomize=bool(os.environ.get("CI")))
+settings.load_profile("agentline")
 
 
 def _with_database(url: str, name: str) -> str:

@@ -34,7 +34,7 @@ from app.invoices.schemas import (
     InvoiceReviewContent, LineIn, LineOut, format_quantity,
 )
 from app.invoices.settings import finance_settings
-from app.invoices.state import IllegalInvoiceTransition, InvoiceStatus, transition
+from app.invoices.state import LIFECYCLE, InvoiceStatus, transition
 from app.leads import service as leads
 from app.leads.state import LeadStatus, can_transition
 from app.models import CreditNote, Invoice, InvoiceLine, Review, Tenant
@@ -139,7 +139,7 @@ def issue(session: Session, ctx: TenantContext, invoice_id: uuid.UUID, *, memo: 
     if invoice.status == InvoiceStatus.issued:
         return invoice
     if invoice.status != InvoiceStatus.draft:
-        raise IllegalInvoiceTransition(InvoiceStatus(invoice.status), InvoiceStatus.issued)
+        raise LIFECYCLE.refuse(InvoiceStatus(invoice.status), InvoiceStatus.issued)
     before = _audited(invoice)
     if memo is not None:
         invoice.memo = memo

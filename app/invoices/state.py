@@ -17,6 +17,7 @@ from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Mapper
 
 from app.core.errors import Conflict
+from app.core.lifecycle import IllegalTransition, Lifecycle
 from app.models import Invoice, InvoiceLine
 
 
@@ -32,33 +33,17 @@ TRANSITIONS: dict[InvoiceStatus, frozenset[InvoiceStatus]] = {
     S.issued: frozenset(),
     S.cancelled: frozenset(),
 }
-TERMINAL = frozenset(status for status, targets in TRANSITIONS.items() if not targets)
 
 
-class IllegalInvoiceTransition(Conflict):
-    """A move the life cycle does not allow: 409 where it reaches the API."""
-
-    def __init__(self, current: InvoiceStatus, target: InvoiceStatus):
-        allowed = ", ".join(sorted(TRANSITIONS[current])) or "none: it is final"
-        super().__init__(f"An invoice cannot go from '{current}' to '{target}' (from '{current}': {allowed}).",
-                         invoice_status=current.value)
-        self.current, self.target = current, target
+class IllegalInvoiceTransition(IllegalTransition):
+    pass
 
 
-def can_transition(current: InvoiceStatus, target: InvoiceStatus) -> bool:
-    return target in TRANSITIONS[current]
-
-
-def transition(invoice: Invoice, target: InvoiceStatus) -> bool:
-    """Move `invoice` to `target`. True if it moved; False if it already was there (a repeated side effect is
-    a no-op); IllegalInvoiceTransition (409) for a move the life cycle does not allow."""
-    current = InvoiceStatus(invoice.status)
-    if current == target:
-        return False
-    if not can_transition(current, target):
-        raise IllegalInvoiceTransition(current, target)
-    invoice.status = target.value
-    return True
+LIFECYCLE = Lifecycle("An invoice", InvoiceStatus, TRANSITIONS, attribute="status", error=IllegalInvoiceTransition,
+                      problem_key="invoice_status")
+TERMINAL = LIFECYCLE.terminal
+can_transition = LIFECYCLE.can
+transition = LIFECYCLE.move
 
 
 class IssuedInvoiceIsFinal(Conflict):

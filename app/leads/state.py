@@ -8,8 +8,7 @@ both move a lead out of the same status.
 
 from enum import StrEnum
 
-from app.core.errors import Conflict
-from app.models import Lead
+from app.core.lifecycle import IllegalTransition, Lifecycle
 
 
 class LeadStatus(StrEnum):
@@ -32,29 +31,13 @@ TRANSITIONS: dict[LeadStatus, frozenset[LeadStatus]] = {
     S.won: frozenset(),
     S.lost: frozenset(),
 }
-TERMINAL = frozenset(status for status, targets in TRANSITIONS.items() if not targets)
 
 
-class IllegalLeadTransition(Conflict):
-    """A move the life cycle does not allow: 409 where it reaches the API."""
-
-    def __init__(self, current: LeadStatus, target: LeadStatus):
-        allowed = ", ".join(sorted(TRANSITIONS[current])) or "none: it is final"
-        super().__init__(f"A lead cannot go from '{current}' to '{target}' (from '{current}': {allowed}).")
-        self.current, self.target = current, target
+class IllegalLeadTransition(IllegalTransition):
+    pass
 
 
-def can_transition(current: LeadStatus, target: LeadStatus) -> bool:
-    return target in TRANSITIONS[current]
-
-
-def transition(lead: Lead, target: LeadStatus) -> bool:
-    """Move `lead` to `target`. True if it moved; False if it already was there (a repeated side effect
-    is a no-op); IllegalLeadTransition (409) for a move the life cycle does not allow."""
-    current = LeadStatus(lead.status)
-    if current == target:
-        return False
-    if not can_transition(current, target):
-        raise IllegalLeadTransition(current, target)
-    lead.status = target.value
-    return True
+LIFECYCLE = Lifecycle("A lead", LeadStatus, TRANSITIONS, attribute="status", error=IllegalLeadTransition)
+TERMINAL = LIFECYCLE.terminal
+can_transition = LIFECYCLE.can
+transition = LIFECYCLE.move
