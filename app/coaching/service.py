@@ -10,13 +10,13 @@ import base64
 import binascii
 import re
 import uuid
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
-from sqlalchemy import tuple_
+from sqlalchemy import func, tuple_
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
@@ -324,8 +324,9 @@ def _parse_if_match(value: str | None) -> int | None:
 def put_plan(session: Session, ctx: TenantContext, client_id: uuid.UUID, body: PlanPut,
              if_match: str | None = None) -> PlanOut:
     """A plan written by hand: the client's first plan (version 1), or a new version made from
-    `base_version` (or the `If-Match` header's version; one of them is required once the plan exists: 428 without). 409 if the
-    plan has moved on since that version; the same content as the current version writes nothing."""
+    `base_version` (or the `If-Match` header's version; one of them is required once the plan exists: 428
+    without). 409 if the plan has moved on since that version; the same content as the current version
+    writes nothing."""
     client = get_client(session, ctx, client_id, for_update=True)
     authorize(ctx, Permission.write_data)
     matched = _parse_if_match(if_match)
@@ -415,7 +416,8 @@ def propose_plan_change(session: Session, ctx: TenantContext, *, client_id: uuid
         content = PlanContent.model_validate(proposed)
         diff = [PlanFieldChange.model_validate(change).model_dump(mode="json") for change in changes]
     except ValidationError as exc:
-        raise UnprocessableEntity("The plan change is not valid.", errors=validation_errors(exc, "plan_change")) from exc
+        raise UnprocessableEntity("The plan change is not valid.",
+                                  errors=validation_errors(exc, "plan_change")) from exc
     if content == PlanContent.model_validate(_version_of(session, ctx, plan, base_version).content):
         raise _invalid("proposed", "it is the current plan: there is nothing to change")
     change = PlanChange(id=uuid.uuid4(), tenant_id=ctx.tenant_id, plan_id=plan.id, client_id=client.id,
@@ -529,9 +531,12 @@ def record_cards(session: Session, ctx: TenantContext, *, client_id: uuid.UUID, 
     except ValidationError as exc:
         raise UnprocessableEntity("A coaching card is not valid.", errors=validation_errors(exc, "cards")) from exc
     made = []
-    for card in valid:
+    for position, card in enumerate(valid):
+        # A microsecond apart: (created_at, id) then keeps the order the cards were given in, for the list
+        # and for a run recording them again.
         row = CoachingCard(id=uuid.uuid4(), tenant_id=ctx.tenant_id, client_id=client.id, run_id=run_id, week=week,
-                           status=CardStatus.open.value, **card.model_dump(mode="json"))
+                           status=CardStatus.open.value, created_at=func.now() + timedelta(microseconds=position),
+                           **card.model_dump(mode="json"))
         session.add(row)
         made.append(row)
     session.flush()

@@ -16,8 +16,8 @@ from tests.coaching.helpers import add_client, add_run
 CARDS = "/api/v1/coaching-cards"
 MISSED = {"kind": "missed_check_ins", "severity": "warning", "seen": "No check-in on Monday or Thursday.",
           "action": "Message the client.", "evidence": [{"day": "2025-03-03"}, {"day": "2025-03-06"}]}
-DELOAD = {"kind": "deload", "severity": "critical", "seen": "Readiness red for 5 days.", "action": "Approve the deload.",
-          "evidence": ["00000000-0000-0000-0000-000000000001"]}
+DELOAD = {"kind": "deload", "severity": "critical", "seen": "Readiness red for 5 days.",
+          "action": "Approve the deload.", "evidence": ["00000000-0000-0000-0000-000000000001"]}
 
 
 @pytest.fixture
