@@ -386,7 +386,8 @@ class ClientFacts(BaseModel):
     name: str
     goal: str | None
     timezone: str
-    start_date: date | None
+    start_date: date | None = Field(description="Check-ins are expected from this day: the client's start date, "
+                                                "else the day they became a client (on their clock)")
 
 
 class Loaded(BaseModel):
@@ -431,7 +432,7 @@ def _load(session: Session, ctx: RunContext, payload: CoachingInput) -> dict[str
                                                first_day - timedelta(days=rules.BASELINE_DAYS), last_day)
     return Loaded(
         client=ClientFacts(id=client.id, name=client.name, goal=client.goal, timezone=client.timezone,
-                           start_date=client.start_date),
+                           start_date=client.start_date or local_today(client.created_at, client.timezone)),
         company=tenant.name, week=week, first_day=first_day, last_day=last_day, plan_version=plan.current_version,
         plan=PlanContent.model_validate(version.content),
         week_check_ins=[Day.of(check_in) for check_in in check_ins if check_in.day >= first_day],

@@ -33,7 +33,7 @@ class Coaching:
         return TenantContext.system(self.tenant.id)
 
     def add_client(self, *, timezone: str = "Europe/Berlin", name: str = "Ada Lovelace", status: str = "active",
-                   start_date: date | None = None, plan: dict[str, Any] | None = PLAN) -> uuid.UUID:
+                   start_date: date | None = date(2026, 1, 5), plan: dict[str, Any] | None = PLAN) -> uuid.UUID:
         with session_scope(self.tenant.id) as session:
             client = Client(tenant_id=self.tenant.id, name=name, timezone=timezone, status=status,
                             start_date=start_date, goal="Get stronger without getting hurt")

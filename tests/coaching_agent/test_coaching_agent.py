@@ -111,6 +111,16 @@ def test_the_default_week_is_the_last_complete_one_in_the_clients_time_zone(worl
         day.isoformat() for day in (week_days(week)[0] + timedelta(days=offset) for offset in (0, 2, 4, 6))]
 
 
+def test_no_check_in_is_expected_before_the_client_started(world):
+    started_later = world.add_client(start_date=MONDAY + timedelta(days=5))
+    no_start_date = world.add_client(start_date=None)  # became a client today: nothing expected in WEEK
+
+    later, unset = world.review(started_later, WEEK), world.review(no_start_date, WEEK)
+
+    assert later.output["flags"]["missed"]["expected"] == ["2026-03-08"]
+    assert unset.output["flags"]["missed"] is None
+
+
 def test_a_week_not_over_a_client_without_a_plan_or_not_active_fail_for_good(world):
     current_week = last_complete_week(datetime.now(UTC) + timedelta(days=7), "Europe/Berlin")
     active = world.add_client()
