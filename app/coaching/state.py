@@ -10,8 +10,7 @@ Every status change goes through `transition_card` or `transition_change`, on a 
 from enum import StrEnum
 
 from app.coaching.schemas import PlanChangeStatus
-from app.core.errors import Conflict
-from app.models import CoachingCard, PlanChange
+from app.core.lifecycle import IllegalTransition, Lifecycle
 
 
 class CardStatus(StrEnum):
@@ -36,41 +35,19 @@ CHANGE_TRANSITIONS: dict[PlanChangeStatus, frozenset[PlanChangeStatus]] = {
 }
 
 
-class IllegalCardTransition(Conflict):
-    """A move the card's life cycle does not allow: 409 where it reaches the API."""
-
-    def __init__(self, current: CardStatus, target: CardStatus):
-        allowed = ", ".join(sorted(CARD_TRANSITIONS[current])) or "none: it is final"
-        super().__init__(f"A coaching card cannot go from '{current}' to '{target}' (from '{current}': {allowed}).",
-                         card_status=current.value)
-        self.current, self.target = current, target
+class IllegalCardTransition(IllegalTransition):
+    pass
 
 
-class IllegalChangeTransition(Conflict):
-    def __init__(self, current: PlanChangeStatus, target: PlanChangeStatus):
-        super().__init__(f"A plan change cannot go from '{current}' to '{target}'.", change_status=current.value)
-        self.current, self.target = current, target
+class IllegalChangeTransition(IllegalTransition):
+    pass
 
 
-def transition_card(card: CoachingCard, target: CardStatus) -> bool:
-    """Move `card` to `target`. True if it moved; False if it already was there (the same PATCH again);
-    IllegalCardTransition (409) otherwise."""
-    current = CardStatus(card.status)
-    if current == target:
-        return False
-    if target not in CARD_TRANSITIONS[current]:
-        raise IllegalCardTransition(current, target)
-    card.status = target.value
-    return True
-
-
-def transition_change(change: PlanChange, target: PlanChangeStatus) -> bool:
-    """Move `change` to `target`: True if it moved, False if it was there already; IllegalChangeTransition
-    (409) otherwise."""
-    current = PlanChangeStatus(change.status)
-    if current == target:
-        return False
-    if target not in CHANGE_TRANSITIONS[current]:
-        raise IllegalChangeTransition(current, target)
-    change.status = target.value
-    return True
+CARD_LIFECYCLE = Lifecycle("A coaching card", CardStatus, CARD_TRANSITIONS, attribute="status",
+                           error=IllegalCardTransition, problem_key="card_status")
+CHANGE_LIFECYCLE = Lifecycle("A plan change", PlanChangeStatus, CHANGE_TRANSITIONS, attribute="status",
+                             error=IllegalChangeTransition, problem_key="change_status")
+# Move a card / a plan change: True if it moved, False if it was there already (the same PATCH again),
+# a 409 (the error above, naming the current status) for a move its life cycle does not allow.
+transition_card = CARD_LIFECYCLE.move
+transition_change = CHANGE_LIFECYCLE.move
