@@ -12,6 +12,7 @@ with an Idempotency-Key, and every login is proven against the running API.
 import sys
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from weakref import WeakKeyDictionary
 
 import httpx
@@ -190,6 +191,58 @@ def drive_pipelines(client: httpx.Client, leads: list[dict], timeout: float = 18
     return pipelines
 
 
+def drive_coaching(client: httpx.Client, timeout: float = 120) -> list[dict]:
+    """Two coaching clients with their plan and check-ins (created once), their review of the last complete
+    week as the operator would start it on demand, and the reviewer approving a proposed plan change.
+    Returns each client's review run, read back."""
+    operator, reviewer = login(client, Role.operator), login(client, Role.reviewer)
+    today = datetime.now(UTC).date()
+    week_start = today - timedelta(days=today.weekday() + 7)  # the Monday of the last complete week
+    week = f"{week_start.isocalendar().year}-W{week_start.isocalendar().week:02d}"
+    existing = {c["email"]: c for c in _ok(client.get("/api/v1/clients", params={"limit": 200},
+                                                      headers=operator))["items"]}
+    run_ids = []
+    for person in demo_data.COACHING_CLIENTS:
+        found = existing.get(person["email"])
+        if found is None:
+            found = _ok(client.post("/api/v1/clients", json={**person, "start_date": (
+                week_start - timedelta(days=35)).isoformat()}, headers=operator))
+            _ok(client.put(f"/api/v1/clients/{found['id']}/plan", json={"content": demo_data.COACHING_PLAN},
+                           headers=operator))
+            _ok(client.post(f"/api/v1/clients/{found['id']}/check-ins/import", headers=operator,
+                            json=demo_data.coaching_check_ins(person["email"], week_start)))
+        run = _ok(client.post("/api/v1/agents/coaching/run", json={"input": {"client_id": found["id"], "week": week}},
+                              headers={**operator, "Idempotency-Key": f"demo-coaching-{found['id']}-{week}"}))
+        run_ids.append(run["id"])
+    _wait(lambda: all(_ok(client.get(f"/api/v1/runs/{run_id}", headers=operator))["status"] in FINISHED
+                      for run_id in run_ids), timeout, "the coaching reviews")
+    for review in _ok(client.get("/api/v1/reviews", params={"entity_type": "plan_change", "status": "pending"},
+                                 headers=reviewer))["items"]:
+        if review["run_id"] in run_ids:
+            _decide(client, reviewer, review, {})
+    return [_ok(client.get(f"/api/v1/runs/{run_id}", headers=operator)) for run_id in run_ids]
+
+
+def print_coaching(client: httpx.Client, runs: list[dict]) -> None:
+    viewer = login(client, Role.viewer)
+    print(f"\nCoaching reviews of tenant '{DEMO_SLUG}':")
+    for run in runs:
+        output = run["output"] or {}
+        person = _ok(client.get(f"/api/v1/clients/{run['input']['client_id']}", headers=viewer))
+        print(f"  {person['name']} ({output.get('week')}): readiness {output.get('band') or 'n/a'}, "
+              f"deload {'yes' if output.get('deload') else 'no'}, run {run['status']}")
+        for card in output.get("cards", []):
+            print(f"    card [{card['severity']}] {card['kind']}: {card['seen'][:90]}")
+        change = output.get("plan_change")
+        if change:
+            review = _ok(client.get(f"/api/v1/reviews/plan_change/{change['id']}", headers=viewer))
+            for line in change["changes"][:6]:
+                print(f"    plan {line['field']}: {line['before']} → {line['after']}")
+            print(f"    plan change {review['status']}")
+        else:
+            print("    no plan change")
+
+
 def _client_moves(client: httpx.Client, operator: dict[str, str], pipeline: dict, lead: dict) -> None:
     """The client's next move on the deal (posted by the operator, as a salesperson would after a call):
     the planned counter-offers in turn, each once our answer to the previous one was sent, then accept."""
@@ -321,6 +374,7 @@ def run_demo(base_url: str) -> int:
         try:
             drive_runs(client)
             pipelines = drive_pipelines(client, seed_business(client))
+            coaching = drive_coaching(client)
         except DemoError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
@@ -331,6 +385,7 @@ def run_demo(base_url: str) -> int:
         print_deals(client)
         print_negotiations(client)
         print_invoices(client)
+        print_coaching(client, coaching)
     if any(pipeline["status"] == "running" for pipeline in pipelines):
         print("error: some demo pipelines did not finish; is a worker running (`python -m app worker`)?",
               file=sys.stderr)

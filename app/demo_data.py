@@ -1,5 +1,8 @@
 """What the demo tenant sells and to whom: its ideal customer profile, price book and five leads of
-different fit, with what the demo reviewer does with each lead's email and proposal."""
+different fit, with what the demo reviewer does with each lead's email and proposal; its negotiation and
+finance settings; and two coaching clients with their plan and check-ins."""
+
+from datetime import date
 
 ICP_DOCUMENT = {
     "title": "Ideal customer profile: corporate wellness",
@@ -91,3 +94,54 @@ CLIENT_MOVES = {
         {"kind": "counter", "amount": "3400.00", "terms": {"concessions": ["upfront_payment"]},
          "message": "Our budget is 3400; we would pay upfront."}],
 }
+
+# Two coaching clients with a plan and four weeks of check-ins before the week under review, and that
+# week: Anna is steady; Jonas stops checking in and his readiness falls (sleep down, stress and soreness up).
+COACHING_PLAN = {
+    "training_days_per_week": 4,
+    "sessions": [
+        {"day": "mon", "name": "Lower body strength", "duration_minutes": 60, "sets": 14},
+        {"day": "tue", "name": "Upper body strength", "duration_minutes": 60, "sets": 14},
+        {"day": "thu", "name": "Full body power", "duration_minutes": 50, "sets": 12},
+        {"day": "sat", "name": "Conditioning circuit", "duration_minutes": 45, "sets": 10},
+    ],
+    "cardio_minutes_per_week": 90,
+    "nutrition": {"calories_kcal": 2400, "protein_g": 150, "carbs_g": 260, "fat_g": 80},
+    "check_in_days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+}
+COACHING_CLIENTS = (
+    {"name": "Anna Schmidt", "email": "anna.schmidt@example.com", "timezone": "Europe/Berlin",
+     "goal": "Run a half marathon in spring while keeping her strength"},
+    {"name": "Jonas Weber", "email": "jonas.weber@example.com", "timezone": "Europe/Berlin",
+     "goal": "Get back to training three to four times a week after a knee injury"},
+)
+
+
+def coaching_check_ins(email: str, week_start: date) -> list[dict]:
+    """Deterministic check-ins: 28 baseline days before `week_start` (a Monday) and the 7 days of that week."""
+    from datetime import timedelta
+
+    struggling = email.startswith("jonas")
+    rows = []
+    for offset in range(-28, 7):
+        day = week_start + timedelta(days=offset)
+        in_review_week = offset >= 0
+        wobble = (offset * 7) % 3  # a little day-to-day variation, the same on every run
+        if struggling and in_review_week and offset in (1, 3, 4, 6):
+            continue  # four of the week's seven check-ins never came
+        tired = struggling and offset >= -3  # from the last days before the week, readiness falls
+        fall = max(0, offset + 4) if tired else 0
+        rows.append({
+            "day": day.isoformat(),
+            "weight_kg": f"{(81.0 if struggling else 63.5) - wobble * 0.1:.1f}",
+            "sleep_hours": f"{max(4.5, 7.6 - 0.4 * fall - wobble * 0.2):.1f}",
+            "sleep_quality": max(1, 4 - fall // 2) if tired else 4,
+            "stress": min(5, 2 + fall // 2) if tired else 2,
+            "mood": max(1, 4 - fall // 2) if tired else 4,
+            "soreness": min(5, 2 + fall // 2) if tired else 2,
+            "energy": max(1, 4 - fall // 2) if tired else 4,
+            "training_adherence_pct": (55 if tired else 85) + wobble * 3,
+            "nutrition_adherence_pct": (60 if tired else 90) - wobble * 2,
+            "notes": "Knee felt stiff after Monday's session" if tired and offset == 0 else None,
+        })
+    return rows

@@ -7,8 +7,8 @@ from app.demo import run_demo
 from tests.runs.cluster import ApiServer, Cluster, engine_env
 
 pytestmark = pytest.mark.slow
-ALL_QUEUES = ("agents.echo,agents.sdr,agents.sales,agents.negotiation,agents.finance,pipeline,email,knowledge,"
-              "maintenance")
+ALL_QUEUES = ("agents.echo,agents.sdr,agents.sales,agents.negotiation,agents.finance,agents.coaching,pipeline,email,"
+              "knowledge,maintenance")
 
 
 @pytest.fixture
@@ -46,6 +46,11 @@ def test_the_demo_tells_the_story_from_lead_to_client_and_can_be_run_again(runni
     invoices = first.split("Invoices of tenant 'demo':")[1].split("\n\n")[0].strip().splitlines()[1:]
     assert sorted(line.split()[:2] for line in invoices)[0][1] == "issued" and len(invoices) == 2
     assert all(line.split()[0].startswith("DFS-") and " issued " in line for line in invoices)
+    coaching = first.split("Coaching reviews of tenant 'demo':")[1]
+    anna, jonas = coaching.split("  Jonas Weber")
+    assert "readiness green" in anna and "no plan change" in anna
+    assert "readiness red" in jonas and "deload yes" in jonas and "missed_check_ins" in jonas
+    assert "plan change approved" in jonas
 
     assert run_demo(api.url) == 0
     again = capsys.readouterr().out
