@@ -15,6 +15,7 @@ from app.models.review import Pipeline, PipelineStage, Review, ReviewDecision
 from app.models.run import AgentRun, IdempotencyRecord, RunEvent, RunStep
 from app.models.sales import Deal, EmailLog, Lead, PriceBookItem, Suppression
 from app.models.tenant import Membership, Tenant, User
+from app.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 __all__ = [
     "AgentRun", "ApiKey", "AuditLog", "Base", "CheckIn", "Client", "CoachingCard", "Contract", "CreditNote",
@@ -22,5 +23,5 @@ __all__ = [
     "LlmLog", "LlmUsageDaily", "Membership", "NegotiationPolicy", "NegotiationRound", "NumberSeries",
     "OutboxMessage", "Pipeline", "PipelineStage", "Plan", "PlanChange", "PlanVersion", "PriceBookItem",
     "PromptActivation", "PromptVersion", "RefreshToken", "Review", "ReviewDecision", "RunEvent", "RunStep",
-    "Suppression", "Tenant", "User",
+    "Suppression", "Tenant", "User", "WebhookAttempt", "WebhookDelivery", "WebhookEndpoint", "WebhookEvent",
 ]
