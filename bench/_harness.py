@@ -105,8 +105,10 @@ class CpuMeter:
     they were spawned under, the PostgreSQL processes serving `database`, and redis-server: what one
     side of a benchmark cost in CPU, not only in wall time. Linux only; elsewhere it reports nothing."""
 
-    def __init__(self, procs: "Processes", database: str):
-        self.procs, self.database = procs, database
+    def __init__(self, procs: "Processes", database: str, redis_address: str | None = None):
+        """`redis_address` ("host:port"): count only the redis-server started with it (other suites on the
+        machine may run servers of their own, which come and go)."""
+        self.procs, self.database, self.redis_address = procs, database, redis_address
         self.start: dict[str, float] = {}
 
     def _sample(self) -> dict[str, float]:
@@ -136,7 +138,8 @@ class CpuMeter:
                 ancestor = parents.get(ancestor, "")
             if group is None and command.startswith("postgres:") and f" {self.database} " in command:
                 group = "postgres"
-            elif group is None and "redis-server" in command:
+            elif group is None and "redis-server" in command and (
+                    self.redis_address is None or self.redis_address in command):
                 group = "redis"
             if group:
                 totals[group] = totals.get(group, 0.0) + seconds

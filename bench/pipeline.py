@@ -484,7 +484,7 @@ def measure(urls: dict[str, str], procs: Processes, args: argparse.Namespace, ou
         # Tables never analysed are planned by guesswork; autovacuum would analyse them within a minute.
         connection.execute(text("ANALYZE"))
     api.counts.clear()
-    meter = CpuMeter(procs, make_url(urls["DATABASE_URL"]).database)
+    meter = CpuMeter(procs, make_url(urls["DATABASE_URL"]).database, _redis_address(urls))
     meter.begin()
     began = time.time()
     driver = Driver(api, args.clients, args.negotiation, args.poll, args.inflight)
@@ -499,10 +499,15 @@ def measure(urls: dict[str, str], procs: Processes, args: argparse.Namespace, ou
             "emails": emails, **result}
 
 
+def _redis_address(urls: dict[str, str]) -> str:
+    url = make_url(urls["REDIS_URL"].replace("redis://", "postgresql://", 1))  # the same URL grammar
+    return f"{url.host}:{url.port or 6379}"
+
+
 def poll_cost(api: Api, procs: Processes, urls: dict[str, str], rounds: int = 100) -> dict[str, float]:
     """CPU per poll of the bench (its three GETs), measured afterwards with nothing running: their pages are
     empty then, as they nearly are when pipelines run one at a time (more items cost more)."""
-    meter = CpuMeter(procs, make_url(urls["DATABASE_URL"]).database)
+    meter = CpuMeter(procs, make_url(urls["DATABASE_URL"]).database, _redis_address(urls))
     meter.begin()
     for _ in range(rounds):
         api.call("GET", "/api/v1/reviews?status=pending&limit=200", role="reviewer", purpose="calibration")
