@@ -12,7 +12,7 @@ import time
 from app.core.config import PROJECT_ROOT, get_settings
 
 ALL_QUEUES = ("agents.sdr,agents.sales,agents.negotiation,agents.finance,agents.coaching,"
-              "agents.echo,pipeline,email,knowledge,maintenance")
+              "agents.echo,pipeline,email,webhooks,knowledge,maintenance")
 
 
 def _alembic_config():

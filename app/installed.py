@@ -32,6 +32,7 @@ TASK_MODULES: tuple[str, ...] = (
     "app.pipelines.tasks",
     "app.email.tasks",
     "app.coaching.tasks",
+    "app.webhooks.tasks",
 )
 
 

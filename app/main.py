@@ -36,13 +36,15 @@ from app.runs.router import router as runs_router
 from app.suppressions.router import router as suppressions_router
 from app.tenants.router import router as tenant_router
 from app.users.router import router as users_router
+from app.webhooks.router import router as webhooks_router
 
 # The first one is matched first: the runs router, with the busiest route (POST /agents/{agent}/run), leads.
 # No path of one router is a path of another (tests/core/test_routing.py), so the order changes nothing else.
 API_ROUTERS = (runs_router, auth_router, tenant_router, users_router, api_keys_router, audit_router,
                prompts_router, knowledge_router, llm_router, reviews_router, pipelines_router,
                leads_router, suppressions_router, price_book_router, deals_router, email_router,
-               contracts_router, invoices_router, clients_router, negotiation_router, coaching_router)
+               contracts_router, invoices_router, clients_router, negotiation_router, coaching_router,
+               webhooks_router)
 
 
 @asynccontextmanager

@@ -15,7 +15,7 @@ from app.core.logging import configure_logging
 from app.installed import TASK_MODULES
 
 AGENT_QUEUES = ("agents.echo", "agents.sdr", "agents.sales", "agents.negotiation", "agents.finance", "agents.coaching")
-QUEUES = (*AGENT_QUEUES, "pipeline", "email", "knowledge", "maintenance")
+QUEUES = (*AGENT_QUEUES, "pipeline", "email", "webhooks", "knowledge", "maintenance")
 
 
 def _periodic_expiry(interval: float) -> float:
@@ -62,6 +62,8 @@ def _build() -> Celery:
             "pipelines.advance": {"queue": "pipeline"},
             "email.send": {"queue": "email"},
             "email.sweep": {"queue": "maintenance"},
+            "webhooks.deliver": {"queue": "webhooks"},
+            "webhooks.sweep": {"queue": "maintenance"},
             "coaching.schedule_weekly": {"queue": "maintenance"},
         },
         beat_schedule={
@@ -72,6 +74,7 @@ def _build() -> Celery:
             "review-deadlines": {"task": "reviews.sweep", "schedule": settings.review_sweep_interval_seconds,
                                  "options": {"expires": _periodic_expiry(settings.review_sweep_interval_seconds)}},
             "email-stalled": {"task": "email.sweep", "schedule": 60.0, "options": {"expires": _periodic_expiry(60.0)}},
+            "webhooks-due": {"task": "webhooks.sweep", "schedule": 60.0, "options": {"expires": _periodic_expiry(60.0)}},
             # A weekly review starts at most five minutes after its time (app.coaching.schedule).
             "coaching-reviews": {"task": "coaching.schedule_weekly", "schedule": 300.0,
                                  "options": {"expires": _periodic_expiry(300.0)}},

@@ -144,6 +144,18 @@ class Settings(BaseSettings):
     # An approved email not heard of for this long has its send published again (beat, every minute).
     email_stalled_after_seconds: int = Field(1800, ge=60)
 
+    # Webhooks (docs/webhooks.md). Private, loopback, link-local and metadata targets are refused unless this
+    # is set (a deployment whose receivers live on its own network; the tests).
+    webhooks_allow_private_targets: bool = False
+    webhook_timeout_seconds: float = Field(10.0, gt=0)
+    webhook_max_attempts: int = Field(14, ge=1)
+    webhook_retry_base_seconds: float = Field(60.0, gt=0)
+    webhook_retry_max_seconds: float = Field(21600.0, gt=0)
+    # An endpoint that has not accepted a delivery for this long is disabled.
+    webhook_disable_after_seconds: float = Field(86400.0, gt=0)
+    # A pending delivery this much past its due time (its message was lost) is published again (beat).
+    webhook_stalled_after_seconds: int = Field(300, ge=1)
+
     @field_validator("smtp_url")
     @classmethod
     def _smtp_url_names_a_server(cls, url: SecretStr | None) -> SecretStr | None:
