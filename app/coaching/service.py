@@ -52,6 +52,8 @@ from app.models import AgentRun, CheckIn, Client, CoachingCard, Plan, PlanChange
 from app.reviews.registry import ReviewKind, register_kind
 from app.reviews.service import open_review
 from app.runs.service import validation_errors
+from app.webhooks import service as webhooks
+from app.webhooks.schemas import EventType
 
 PLAN_CHANGE = "plan_change"
 MAX_IMPORT_ROWS = 1000
@@ -541,7 +543,10 @@ def record_cards(session: Session, ctx: TenantContext, *, client_id: uuid.UUID, 
         made.append(row)
     session.flush()
     for row in made:
-        audit.record(session, ctx, "coaching_card.create", "coaching_card", row.id, after=_audited_card(row))
+        card = _audited_card(row)
+        audit.record(session, ctx, "coaching_card.create", "coaching_card", row.id, after=card)
+        webhooks.emit(session, ctx.tenant_id, EventType.coaching_card_created,
+                      {"card_id": row.id, **card, "seen": row.seen, "action": row.action})
     return made
 
 

@@ -40,6 +40,8 @@ from app.leads.state import LeadStatus, can_transition
 from app.models import CreditNote, Invoice, InvoiceLine, Review, Tenant
 from app.reviews.registry import ReviewKind, register_kind
 from app.reviews.service import open_review
+from app.webhooks import service as webhooks
+from app.webhooks.schemas import EventType
 
 ENTITY_TYPE = "invoice"
 _AUDITED = ("status", "number", "currency", "issue_date", "due_date", "memo", "client_id", "line_total", "tax_total",
@@ -156,8 +158,12 @@ def issue(session: Session, ctx: TenantContext, invoice_id: uuid.UUID, *, memo: 
     invoice.issue_date, invoice.due_date = today, today + timedelta(days=days)
     invoice.issued_at = datetime.now(UTC)
     session.flush()
-    audit.record(session, ctx, "invoice.issue", ENTITY_TYPE, invoice.id, before=before, after=_audited(invoice))
+    after = _audited(invoice)
+    audit.record(session, ctx, "invoice.issue", ENTITY_TYPE, invoice.id, before=before, after=after)
     advance_pipeline(session, ctx.tenant_id, invoice.pipeline_id)
+    webhooks.emit(session, ctx.tenant_id, EventType.invoice_issued, {
+        "invoice_id": invoice.id, "client_id": invoice.client_id, "deal_id": invoice.deal_id,
+        "pipeline_id": invoice.pipeline_id, **after})
     return invoice
 
 

@@ -30,6 +30,8 @@ from app.reviews.registry import get_kind
 from app.reviews.service import cancel_open_reviews, decision_of
 from app.runs import service as runs
 from app.runs.state import TERMINAL, RunStatus
+from app.webhooks import service as webhooks
+from app.webhooks.schemas import EventType
 
 log = structlog.get_logger(__name__)
 SPECS = {stage.name: stage for stage in STAGES}
@@ -275,6 +277,11 @@ def _end(session: Session, pipeline: Pipeline, target: PipelineStatus, reason: s
     pipeline.current_stage = None
     PIPELINES_FINISHED.labels(target.value).inc()
     log.info("pipeline_finished", pipeline_id=str(pipeline.id), status=target.value, reason=reason)
+    # Any end but success (stopped, rejected, failed, cancelled) is `pipeline.stopped`; `status` says which.
+    event = EventType.pipeline_completed if target is PipelineStatus.succeeded else EventType.pipeline_stopped
+    webhooks.emit(session, pipeline.tenant_id, event, {
+        "pipeline_id": pipeline.id, "lead_id": pipeline.lead_id, "status": pipeline.status, "reason": reason,
+        "finished_at": now})
 
 
 def cancel_pipeline(session: Session, ctx: TenantContext, pipeline_id: uuid.UUID) -> Pipeline:

@@ -35,6 +35,8 @@ from app.reviews.state import OPEN, OUTCOME, Decision, ReviewStatus, check_trans
 from app.runs.service import validation_errors
 from app.runs.state import RunStatus, event_detail, transition
 from app.tenants.sections import register_section
+from app.webhooks import service as webhooks
+from app.webhooks.schemas import EventType
 
 log = structlog.get_logger(__name__)
 
@@ -84,7 +86,16 @@ def open_review(session: Session, ctx: TenantContext, *, entity_type: str, entit
                     remind_at=deadline - reminder_lead(settings))
     session.add(review)
     session.flush()
+    _announce(session, EventType.review_requested, review, deadline_at=review.deadline_at)
     return review
+
+
+def _announce(session: Session, event_type: EventType, review: Review, **extra: Any) -> None:
+    """The webhook event of a review, written in the transaction that changed it."""
+    webhooks.emit(session, review.tenant_id, event_type, {
+        "review_id": review.id, "entity_type": review.entity_type, "entity_id": review.entity_id,
+        "agent": review.agent, "status": review.status, "run_id": review.run_id, "pipeline_id": review.pipeline_id,
+        **extra})
 
 
 # --- the inbox --------------------------------------------------------------------------------
@@ -197,6 +208,7 @@ def decide(session: Session, ctx: TenantContext, entity_type: str, entity_id: uu
     REVIEWS_DECIDED.labels(review.agent, body.decision.value).inc()
     audit.record(session, ctx, f"review.{body.decision.value}", entity_type, review.entity_id, before=before,
                  after={"status": review.status, "comment": body.comment, "diff": patch})
+    _announce(session, EventType.review_decided, review, decision=body.decision.value, comment=body.comment)
     return review, decision, True
 
 
@@ -297,6 +309,7 @@ def _handle_deadline(session: Session, ctx: TenantContext, review_id: uuid.UUID,
     _finish_run(session, review, approved=False, reason="review expired")
     advance_pipeline(session, ctx.tenant_id, review.pipeline_id)
     audit.record(session, ctx, "review.expired", review.entity_type, review.entity_id, after={"status": review.status})
+    _announce(session, EventType.review_expired, review)
     session.flush()
     REVIEW_DEADLINES.labels("expired").inc()
     return "expired"
