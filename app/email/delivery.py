@@ -23,8 +23,6 @@ exactly-once, because SMTP has no way to ask whether a message was already accep
 
 import random
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -32,10 +30,10 @@ import structlog
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from app.core import outbox
+from app.core import locks, outbox
 from app.core.config import Settings, get_settings
 from app.core.context import TenantContext
-from app.core.db import get_engine, session_scope
+from app.core.db import session_scope
 from app.core.failpoints import failpoint
 from app.email.sending import Outgoing, PermanentSendError, TransientSendError, build_message, transport_for
 from app.email.state import EmailStatus, transition
@@ -48,10 +46,6 @@ log = structlog.get_logger(__name__)
 
 SEND_TASK = "email.send"
 EMAIL_QUEUE = "email"
-_KEY = "hashtextextended('email.send:' || CAST(:email_id AS text), 0)"
-_LOCK = text(f"SELECT pg_try_advisory_lock({_KEY})")
-_UNLOCK = text(f"SELECT pg_advisory_unlock({_KEY})")
-_LOCK_FOR_TRANSACTION = text(f"SELECT pg_try_advisory_xact_lock({_KEY})")
 
 
 @dataclass(frozen=True)
@@ -65,7 +59,7 @@ def deliver(email_id: uuid.UUID, tenant_id: uuid.UUID) -> str:
     failed, cancelled, retry_scheduled, busy (another worker holds it; looked at again later), or the
     email's status when there was nothing to do."""
     settings = get_settings()
-    with _send_lock(email_id) as held:
+    with locks.work_lock(SEND_TASK, email_id) as held:
         if not held:
             return _look_again_later(email_id, tenant_id, settings)
         with session_scope(tenant_id) as session:
@@ -83,27 +77,9 @@ def deliver(email_id: uuid.UUID, tenant_id: uuid.UUID) -> str:
         return _record_sent(email_id, tenant_id, transport.name)
 
 
-@contextmanager
-def _send_lock(email_id: uuid.UUID) -> Iterator[bool]:
-    """A session-level advisory lock on a pooled connection, released before the connection goes back
-    (or, if that fails, with the connection itself)."""
-    with get_engine().connect() as connection:
-        held = bool(connection.execute(_LOCK, {"email_id": str(email_id)}).scalar_one())
-        connection.commit()
-        try:
-            yield held
-        finally:
-            if held:
-                try:
-                    connection.execute(_UNLOCK, {"email_id": str(email_id)})
-                    connection.commit()
-                except Exception:
-                    connection.invalidate()  # closing the database session releases its locks
-
-
 def try_lock_for_transaction(session: Session, email_id: uuid.UUID) -> bool:
     """The send lock for the rest of `session`'s transaction, if no worker is sending the email now."""
-    return bool(session.execute(_LOCK_FOR_TRANSACTION, {"email_id": str(email_id)}).scalar_one())
+    return locks.try_lock_for_transaction(session, SEND_TASK, email_id)
 
 
 def _claim(session: Session, email_id: uuid.UUID, tenant_id: uuid.UUID, settings: Settings) -> Claim | str:

@@ -24,8 +24,6 @@ import socket
 import ssl
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -34,9 +32,10 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from app.audit import service as audit
+from app.core import locks
 from app.core.config import Settings, get_settings
 from app.core.context import TenantContext
-from app.core.db import get_engine, session_scope
+from app.core.db import session_scope
 from app.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from app.webhooks import signing, targets
 from app.webhooks.service import disable, enqueue_delivery
@@ -48,9 +47,6 @@ EXCERPT_CHARS = 500
 # A retry's message published a little before its row says it is due is still taken.
 DUE_SLACK_SECONDS = 5.0
 USER_AGENT = "Agentline-Webhooks/1"
-_KEY = "hashtextextended('webhooks.deliver:' || CAST(:delivery_id AS text), 0)"
-_LOCK = text(f"SELECT pg_try_advisory_lock({_KEY})")
-_UNLOCK = text(f"SELECT pg_advisory_unlock({_KEY})")
 
 
 @dataclass(frozen=True)
@@ -79,7 +75,7 @@ def deliver(delivery_id: uuid.UUID, tenant_id: uuid.UUID) -> str:
     """Attempt one delivery. Returns what happened: delivered, retry_scheduled, failed, endpoint_disabled,
     busy, not_due, or the delivery's status when there was nothing to do."""
     settings = get_settings()
-    with _delivery_lock(delivery_id) as held:
+    with locks.work_lock("webhooks.deliver", delivery_id) as held:
         if not held:
             return "busy"
         with session_scope(tenant_id) as session:
@@ -88,22 +84,6 @@ def deliver(delivery_id: uuid.UUID, tenant_id: uuid.UUID) -> str:
             return claim
         outcome = post(claim, settings)
         return _record(delivery_id, tenant_id, claim, outcome, settings)
-
-
-@contextmanager
-def _delivery_lock(delivery_id: uuid.UUID) -> Iterator[bool]:
-    with get_engine().connect() as connection:
-        held = bool(connection.execute(_LOCK, {"delivery_id": str(delivery_id)}).scalar_one())
-        connection.commit()
-        try:
-            yield held
-        finally:
-            if held:
-                try:
-                    connection.execute(_UNLOCK, {"delivery_id": str(delivery_id)})
-                    connection.commit()
-                except Exception:
-                    connection.invalidate()  # closing the database session releases its locks
 
 
 def _claim(session: Session, delivery_id: uuid.UUID, settings: Settings) -> Claim | str:

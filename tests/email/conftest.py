@@ -4,20 +4,19 @@ emails, and Celery workers that consume the `email` queue.
 No `__init__.py` in this folder on purpose: as a package, `tests/email` could shadow the standard
 library's `email` package for the whole test session."""
 
-import os
 import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
 from sqlalchemy import select
 
-from app.core.config import get_settings
 from app.core.context import TenantContext
 from app.core.db import session_scope
 from app.email import service
 from app.email.state import EmailStatus
 from app.models import EmailLog, Lead
 from tests.builders import committed_tenant
+from tests.environment import process_settings
 from tests.email.smtp_sink import Sink, start_smtp
 from tests.runs.cluster import Cluster, engine_env, free_port
 
@@ -42,24 +41,9 @@ def smtp_server() -> Iterator[tuple[int, Sink]]:
 @pytest.fixture
 def email_settings(migrated) -> Iterator[Callable[..., None]]:
     """configure(NAME=value, …): settings of this process for the rest of the test (FAST_EMAIL included)."""
-    saved = {name: os.environ.get(name) for name in (*FAST_EMAIL, "SMTP_URL", "EMAIL_OUTBOX_DIR",
-                                                     "EMAIL_SEND_MAX_ATTEMPTS", "EMAIL_UNSUBSCRIBE_URL",
-                                                     "EMAIL_UNSUBSCRIBE_MAILTO")}
-
-    def configure(**values: str) -> None:
-        for name in saved:
-            os.environ.pop(name, None)
-        os.environ.update({**FAST_EMAIL, **values})
-        get_settings.cache_clear()
-
-    configure()
-    yield configure
-    for name, value in saved.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
-    get_settings.cache_clear()
+    with process_settings(FAST_EMAIL, ("SMTP_URL", "EMAIL_OUTBOX_DIR", "EMAIL_SEND_MAX_ATTEMPTS",
+                                       "EMAIL_UNSUBSCRIBE_URL", "EMAIL_UNSUBSCRIBE_MAILTO")) as configure:
+        yield configure
 
 
 @pytest.fixture

@@ -1,17 +1,16 @@
 """Fixtures of the webhook tests: settings for this process (the receiver lives on 127.0.0.1, so private
 targets are allowed), a receiver, a committed tenant with an endpoint, and a Celery worker on `webhooks`."""
 
-import os
 from collections.abc import Callable, Iterator
 
 import pytest
 
-from app.core.config import get_settings
 from app.core.context import TenantContext
 from app.core.db import session_scope
 from app.webhooks import service
 from app.webhooks.schemas import EventType, WebhookCreate
 from tests.builders import committed_tenant
+from tests.environment import process_settings
 from tests.runs.cluster import Cluster, engine_env
 from tests.webhooks.receiver import Receiver
 
@@ -27,22 +26,8 @@ _NAMES = (*FAST_WEBHOOKS, "WEBHOOK_DISABLE_AFTER_SECONDS", "WEBHOOK_MAX_ATTEMPTS
 @pytest.fixture
 def webhook_settings(migrated) -> Iterator[Callable[..., None]]:
     """configure(NAME=value, …): settings of this process for the rest of the test (FAST_WEBHOOKS included)."""
-    saved = {name: os.environ.get(name) for name in _NAMES}
-
-    def configure(**values: str) -> None:
-        for name in saved:
-            os.environ.pop(name, None)
-        os.environ.update({**FAST_WEBHOOKS, **values})
-        get_settings.cache_clear()
-
-    configure()
-    yield configure
-    for name, value in saved.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
-    get_settings.cache_clear()
+    with process_settings(FAST_WEBHOOKS, _NAMES) as configure:
+        yield configure
 
 
 @pytest.fixture
