@@ -9,9 +9,13 @@ request path: the messages committed while a Redis round trip is in flight go to
 and their confirmations are written a fraction of a second later, many ids per statement. Elsewhere
 (workers, the CLI) the committing thread publishes and confirms itself.
 
-Whatever was not confirmed (the process died between commit and publish, the broker was down, the
-confirmation was lost) is published by `relay()`, which beat runs every few seconds. A message may
-therefore be delivered twice; every task that is sent this way tolerates that.
+A task registered with `run_in_process()` (advancing a pipeline) is not sent at all by a process that
+enabled it (the workers): the committing thread does it at once, right after its commit, sparing a trip
+through the broker and a wait in its queue behind other work; the record is confirmed once it is done.
+
+Whatever was not confirmed (the process died between commit and publish, or while doing the task itself,
+the broker was down, the confirmation was lost) is published by `relay()`, which beat runs every few
+seconds. A message may therefore be delivered twice; every task that is sent this way tolerates that.
 """
 
 import base64
@@ -21,7 +25,8 @@ import queue
 import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections import deque
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -76,15 +81,32 @@ def track(session: Session, outbox_id: int, task: str, queue: str, kwargs: dict[
     session.info.setdefault(_PENDING, []).append(Pending(outbox_id, task, queue, kwargs))
 
 
+def pending(session: Session) -> list[Pending]:
+    """The immediate records of `session`'s transaction, not yet committed."""
+    return session.info.get(_PENDING, [])
+
+
 @event.listens_for(Session, "after_commit")
 def _publish_after_commit(session: Session) -> None:
-    pending: list[Pending] | None = session.info.pop(_PENDING, None)
-    if not pending:
+    committed: list[Pending] | None = session.info.pop(_PENDING, None)
+    if not committed:
         return
     failpoint("outbox.after_commit")
-    publisher = _publisher
-    if publisher is None or not publisher.submit(pending):
-        confirm(publish(pending))
+    dispatch(committed)
+
+
+def dispatch(committed: list[Pending]) -> None:
+    """After commit: do here what this process does itself (`run_in_process`), publish the rest."""
+    here: list[Pending] = []
+    sent: list[Pending] = []
+    for message in committed:
+        (here if _in_process_enabled and message.task in _IN_PROCESS else sent).append(message)
+    if sent:
+        publisher = _publisher
+        if publisher is None or not publisher.submit(sent):
+            confirm(publish(sent))
+    if here:
+        _do_here(here)
 
 
 @event.listens_for(Session, "after_rollback")
@@ -114,6 +136,51 @@ def confirm(outbox_ids: list[int]) -> None:
             _CONFIRM.run(connection, None, {"ids": outbox_ids})
     except Exception:
         log.warning("outbox_confirm_failed", outbox_ids=outbox_ids, exc_info=True)
+
+
+# --- tasks done by the committing process ------------------------------------------------------
+
+_IN_PROCESS: dict[str, Callable[..., Any]] = {}
+_in_process_enabled = False
+_doing = threading.local()
+
+
+def run_in_process(task: str, handler: Callable[..., Any]) -> None:
+    """`handler(**kwargs)` does `task` in a process that called `enable_in_process()`. It must be idempotent
+    and commit its own work, as the task does when delivered (the relay may still deliver it)."""
+    _IN_PROCESS[task] = handler
+
+
+def enable_in_process() -> None:
+    """This process does the tasks registered with `run_in_process` right after the commit that wrote them
+    (the workers); elsewhere (the API, where they would lengthen a request) they are published."""
+    global _in_process_enabled
+    _in_process_enabled = True
+
+
+def _do_here(messages: list[Pending]) -> None:
+    """Do the messages in this thread, then confirm them in one statement. A handler's own commit may write
+    more: those join this loop instead of nesting. A handler that fails leaves its message to the broker."""
+    work: deque[Pending] | None = getattr(_doing, "work", None)
+    if work is not None:
+        work.extend(messages)
+        return
+    _doing.work = work = deque(messages)
+    done: list[int] = []
+    try:
+        while work:
+            message = work.popleft()
+            try:
+                _IN_PROCESS[message.task](**message.kwargs)
+            except Exception:
+                log.warning("outbox_in_process_failed", outbox_id=message.id, task=message.task, exc_info=True)
+                done += publish([message])
+            else:
+                done.append(message.id)
+                OUTBOX_PUBLISHED.labels("in_process").inc()
+    finally:
+        _doing.work = None
+        confirm(done)
 
 
 # --- the wire ---------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """Durable signals from lower layers to the pipelines above them, without importing them: a task name on
-the outbox, written in the caller's transaction and published after commit (app.core.outbox)."""
+the outbox, written in the caller's transaction and, after commit, published (app.core.outbox) or, in a
+worker, done at once by the process that committed it (the pipelines domain registers how)."""
 
 import uuid
 
@@ -13,8 +14,19 @@ PIPELINE_QUEUE = "pipeline"
 
 def advance_pipeline(session: Session, tenant_id: uuid.UUID, pipeline_id: uuid.UUID | None) -> None:
     """Ask the pipeline to look at its stages again (a run ended, a review was decided, an email left).
-    Advancing is idempotent, so a signal delivered twice, or one with nothing new, changes nothing."""
-    if pipeline_id is None:
+    Advancing is idempotent, so a signal delivered twice, or one with nothing new, changes nothing; one
+    signal a transaction is enough, however many of its changes concern the pipeline."""
+    if pipeline_id is None or advance_pending(session, pipeline_id):
         return
-    outbox.enqueue(session, PIPELINE_ADVANCE_TASK, PIPELINE_QUEUE,
-                   {"pipeline_id": str(pipeline_id), "tenant_id": str(tenant_id)})
+    outbox.enqueue(session, PIPELINE_ADVANCE_TASK, PIPELINE_QUEUE, advance_kwargs(tenant_id, pipeline_id))
+
+
+def advance_pending(session: Session, pipeline_id: uuid.UUID | None) -> bool:
+    """Whether `session`'s transaction already signals the pipeline."""
+    wanted = str(pipeline_id)
+    return any(message.task == PIPELINE_ADVANCE_TASK and message.kwargs["pipeline_id"] == wanted
+               for message in outbox.pending(session))
+
+
+def advance_kwargs(tenant_id: uuid.UUID, pipeline_id: uuid.UUID) -> dict[str, str]:
+    return {"pipeline_id": str(pipeline_id), "tenant_id": str(tenant_id)}

@@ -38,7 +38,7 @@ from app.core.context import TenantContext
 from app.core.db import Script, driver_connection, get_engine, get_sessionmaker, script_connection, session_scope
 from app.core.failpoints import failpoint
 from app.core.metrics import RUN_DURATION, RUN_QUEUE_LATENCY, RUNS_FINISHED
-from app.core.signals import PIPELINE_ADVANCE_TASK, PIPELINE_QUEUE
+from app.core.signals import PIPELINE_ADVANCE_TASK, PIPELINE_QUEUE, advance_kwargs
 from app.models import AgentRun, RunStep
 from app.runs.errors import PermanentError, RunCancelled, RunError
 from app.runs.service import schedule_execution
@@ -438,12 +438,11 @@ def _record_outcome(connection: Connection, run: Claimed, kind: str, value: Any)
 
 
 def _signal_pipeline(signal_id: int, pipeline_id: uuid.UUID, tenant_id: uuid.UUID) -> None:
-    """Publish the pipeline's advance signal that the outcome committed (a crash before this leaves it to
-    the outbox relay, a moment later)."""
+    """Act on the pipeline's advance signal that the outcome committed: in a worker, advance it here and now
+    (app.core.outbox.run_in_process). A crash before this leaves it to the outbox relay, a moment later."""
     failpoint("run.after_outcome")
-    message = outbox.Pending(signal_id, PIPELINE_ADVANCE_TASK, PIPELINE_QUEUE,
-                             {"pipeline_id": str(pipeline_id), "tenant_id": str(tenant_id)})
-    outbox.confirm(outbox.publish([message]))
+    outbox.dispatch([outbox.Pending(signal_id, PIPELINE_ADVANCE_TASK, PIPELINE_QUEUE,
+                                    advance_kwargs(tenant_id, pipeline_id))])
 
 
 def _record_transient(connection: Connection, run: Claimed, error: dict[str, Any], retry_after: float | None) -> str | None:

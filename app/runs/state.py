@@ -14,7 +14,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from app.core import outbox
 from app.core.metrics import RUNS_FINISHED
-from app.core.signals import PIPELINE_ADVANCE_TASK, PIPELINE_QUEUE
+from app.core.signals import PIPELINE_ADVANCE_TASK, PIPELINE_QUEUE, advance_kwargs, advance_pending
 from app.models import AgentRun
 
 
@@ -77,7 +77,8 @@ def transition(session: Session, run: AgentRun, target: RunStatus, *, expected: 
     # Fencing: only the attempt that holds the run may finish it.
     fenced = current is S.running and "attempt" not in fields
     sql = transition_sql((current,), target, tuple(values), fenced=fenced, legal_only=not override)
-    params = transition_params(run.id, run.tenant_id, now, values, detail, held_attempt=run.attempt if fenced else None)
+    params = transition_params(run.id, run.tenant_id, now, values, detail, held_attempt=run.attempt if fenced else None,
+                               signal=not advance_pending(session, run.pipeline_id))
     session.flush()  # pending ORM changes go first, as an ORM statement would have autoflushed them
     row = session.connection().exec_driver_sql(sql + "SELECT m.attempt, (SELECT id FROM signal) FROM moved m",
                                                params).first()
@@ -86,7 +87,7 @@ def transition(session: Session, run: AgentRun, target: RunStatus, *, expected: 
     new_attempt, signal_id = row
     if signal_id is not None:
         outbox.track(session, signal_id, PIPELINE_ADVANCE_TASK, PIPELINE_QUEUE,
-                     {"pipeline_id": str(run.pipeline_id), "tenant_id": str(run.tenant_id)})
+                     advance_kwargs(run.tenant_id, run.pipeline_id))
     # The row is already written: update the loaded object without making it dirty (no second UPDATE).
     for key, value in {**values, "status": target.value, "updated_at": now, "attempt": new_attempt}.items():
         set_committed_value(run, key, value)
@@ -159,7 +160,7 @@ WITH prior AS (
 _PIPELINE_SIGNAL = f"""INSERT INTO outbox (task, queue, kwargs, countdown_seconds, available_at, publish_attempts)
     SELECT '{PIPELINE_ADVANCE_TASK}', '{PIPELINE_QUEUE}',
            jsonb_build_object('pipeline_id', pipeline_id::text, 'tenant_id', tenant_id::text), 0, now(), 0
-    FROM moved WHERE pipeline_id IS NOT NULL
+    FROM moved WHERE pipeline_id IS NOT NULL AND %(signal)s
     RETURNING id"""
 
 
@@ -167,7 +168,7 @@ def transition_params(run_id: uuid.UUID, tenant_id: uuid.UUID, now: datetime, va
                       detail: dict[str, Any] | None, *, held_attempt: int | None = None, **extra: Any) -> dict[str, Any]:
     params = {key: Jsonb(value) if key in _JSON_COLUMNS and value is not None else value
               for key, value in values.items()}
-    return {**params, **extra, "run_id": run_id, "tenant_id": tenant_id, "now": now, "held_attempt": held_attempt,
+    return {**params, "signal": True, **extra, "run_id": run_id, "tenant_id": tenant_id, "now": now, "held_attempt": held_attempt,
             "detail": Jsonb(detail) if detail is not None else None}
 
 

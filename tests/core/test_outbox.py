@@ -207,3 +207,72 @@ def test_with_the_publisher_s_backlog_full_a_commit_leaves_the_message_to_the_re
     assert sends == []
     [row] = _rows(owner_engine, marker)
     assert row.published_at is None
+
+
+# --- done by the committing process ----------------------------------------------------------
+
+
+@pytest.fixture
+def in_process(committed_db, monkeypatch, inline):
+    """This process does `tests.here` itself, as a worker does the pipeline's advance. The handler records
+    each call with how many handlers were running when it began, and does what the message asks: fail, or
+    commit a message of its own (`then`)."""
+    calls: list[dict] = []
+    running = [0]
+
+    def handler(**kwargs) -> None:
+        calls.append({**kwargs, "depth": running[0]})
+        running[0] += 1
+        try:
+            if kwargs.get("fail"):
+                raise RuntimeError("the handler failed")
+            if kwargs.get("then"):
+                _commit_here(committed_db, kwargs["then"])
+        finally:
+            running[0] -= 1
+
+    monkeypatch.setitem(outbox._IN_PROCESS, "tests.here", handler)
+    monkeypatch.setattr(outbox, "_in_process_enabled", True)
+    yield calls
+
+
+def _commit_here(factory, kwargs: dict) -> None:
+    with factory() as session, session.begin():
+        outbox.enqueue(session, "tests.here", QUEUE, kwargs)
+
+
+def test_a_task_this_process_does_itself_is_done_after_commit_and_confirmed_not_sent(committed_db, owner_engine,
+                                                                                       broker, in_process):
+    marker = uuid.uuid4().hex
+    with committed_db() as session, session.begin():
+        outbox.enqueue(session, "tests.here", QUEUE, {"marker": marker})
+        outbox.enqueue(session, "tests.noop", QUEUE, {"marker": marker, "sent": True})
+        assert in_process == []  # not before the commit
+    assert [call["marker"] for call in in_process] == [marker]
+    assert _queued(broker) == [{"marker": marker, "sent": True}]
+    assert all(row.published_at is not None for row in _rows(owner_engine, marker))
+
+
+def test_a_task_done_here_that_fails_is_left_to_the_broker(committed_db, owner_engine, broker, in_process):
+    marker = uuid.uuid4().hex
+    _commit_here(committed_db, {"marker": marker, "fail": True})
+    assert len(in_process) == 1
+    assert _queued(broker) == [{"marker": marker, "fail": True}]
+    [row] = _rows(owner_engine, marker)
+    assert row.published_at is not None
+
+
+def test_what_a_task_done_here_commits_is_done_after_it_not_inside_it(committed_db, owner_engine, broker, in_process):
+    marker = uuid.uuid4().hex
+    _commit_here(committed_db, {"marker": marker, "step": 1, "then": {"marker": marker, "step": 2}})
+    assert [(call["step"], call["depth"]) for call in in_process] == [(1, 0), (2, 0)]
+    assert _queued(broker) == []
+    rows = _rows(owner_engine, marker)
+    assert len(rows) == 2 and all(row.published_at is not None for row in rows)
+
+
+def test_a_process_that_did_not_enable_it_sends_the_task(committed_db, broker, in_process, monkeypatch):
+    monkeypatch.setattr(outbox, "_in_process_enabled", False)  # the API
+    marker = uuid.uuid4().hex
+    _commit_here(committed_db, {"marker": marker})
+    assert in_process == [] and _queued(broker) == [{"marker": marker}]

@@ -196,3 +196,19 @@ def test_a_worker_killed_between_the_sdr_runs_end_and_the_next_stage_still_advan
     sdr = world.run(uuid.UUID(_stage(pipeline, "sdr")["run_id"]))
     assert sdr.status == "awaiting_review" and sdr.attempt == 1
     assert _stage(pipeline, "review_email")["review_id"]
+
+
+def test_the_worker_that_ends_a_run_advances_its_pipeline_itself(world, live_client, pipeline_cluster):
+    # No worker serves the pipeline queue: the SDR worker moves the pipeline on to the review right after
+    # its run's outcome commits, and confirms the signal, so the relay has nothing to send either.
+    from app.core.redis import get_redis
+    from app.models import OutboxMessage
+
+    pipeline_cluster("agents", queues="agents.sdr,maintenance")
+    pipeline = _start(live_client, world, world.add_lead(**FIT_LEAD))
+    pipeline = _wait_for_stage(live_client, world, pipeline["id"], "review_email", timeout=60)
+    assert _stage(pipeline, "sdr")["run_status"] == "awaiting_review"
+    signals = [row for row in world.rows(OutboxMessage, task="pipelines.advance")
+               if row.kwargs["pipeline_id"] == pipeline["id"]]
+    assert signals and all(row.published_at is not None for row in signals)
+    assert get_redis().llen("pipeline") == 0

@@ -4,7 +4,7 @@ idempotency, and how stages read their records."""
 import uuid
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.auth.permissions import Role
 from app.models import AgentRun, Review
@@ -135,3 +135,20 @@ def test_the_runs_end_signals_its_pipeline_in_the_same_transaction(db, client):
     assert transition(db, run, RunStatus.cancelled)
     signals = db.scalars(select(OutboxMessage).where(OutboxMessage.task == "pipelines.advance")).all()
     assert {"pipeline_id": body["id"], "tenant_id": str(tenant.id)} in [s.kwargs for s in signals]
+
+
+def test_a_transaction_signals_its_pipeline_once_however_many_of_its_changes_concern_it(db, client):
+    from app.core.signals import advance_pipeline
+    from app.models import OutboxMessage
+
+    tenant = make_tenant(db)
+    body = _start(client, tenant, _lead(db, tenant)).json()
+    pipeline_id = uuid.UUID(body["id"])
+    before = db.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.task == "pipelines.advance"))
+    rebind(db, tenant.id)
+    advance_pipeline(db, tenant.id, pipeline_id)  # a decision's own signal, then its run's outcome
+    run = db.get(AgentRun, uuid.UUID(body["stages"][0]["run_id"]))
+    assert transition(db, run, RunStatus.cancelled)
+    advance_pipeline(db, tenant.id, pipeline_id)
+    after = db.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.task == "pipelines.advance"))
+    assert after - before == 1
