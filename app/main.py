@@ -13,6 +13,10 @@ from app.audit.router import router as audit_router
 from app.auth.router import router as auth_router
 from app.clients.router import router as clients_router
 from app.coaching.router import router as coaching_router
+from app.console.headers import ConsoleHeadersMiddleware
+from app.console.router import ASSETS_PATH as CONSOLE_ASSETS_PATH
+from app.console.router import assets as console_assets
+from app.console.router import router as console_router
 from app.contracts.router import router as contracts_router
 from app.core import outbox
 from app.core.config import get_settings
@@ -74,6 +78,10 @@ def create_app() -> FastAPI:
         api.include_router(router)
     app.include_router(api)
     app.include_router(health_router)
+    # The assets first: under /console/static a path is a file, never one of the console's pages.
+    app.mount(CONSOLE_ASSETS_PATH, console_assets)
+    app.include_router(console_router)
+    app.add_middleware(ConsoleHeadersMiddleware)
     app.add_middleware(RequestContextMiddleware)
     origins = get_settings().cors_origins
     if origins:

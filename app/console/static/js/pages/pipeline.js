@@ -1,0 +1,71 @@
+// One pipeline: every stage with its run or review, what it waits for and until when; read again every
+// few seconds while it runs (the API has no event stream for pipelines). Operators may cancel it.
+
+import * as api from "../api.js";
+import { add, fill, h } from "../dom.js";
+import { dateTime, label } from "../format.js";
+import { link } from "../router.js";
+import { can } from "../session.js";
+import { actionButton, badge, fields, heading, panel, runLink, table } from "../ui.js";
+import { leadName, stageStrip, waiting, withLead } from "./pipelines.js";
+
+const REFRESH_MS = 2000;
+
+export async function render(page, { params, signal }) {
+  let pipeline = await withLead(encodeURIComponent(params.id), signal);
+  let reviews = await reviewsOf(pipeline, signal);
+  const body = h("div", {});
+  const messages = h("div", {});
+  add(page, heading(`Pipeline for ${leadName(pipeline.lead)}`), messages, body);
+
+  const paint = () => fill(body,
+    panel(null, fields([
+      ["Status", badge(pipeline.status)],
+      ["Why it stopped", pipeline.stopped_reason],
+      ["Lead", pipeline.lead ? `${leadName(pipeline.lead)} <${pipeline.lead.email}>` : null],
+      ["Current stage", pipeline.current_stage ? label(pipeline.current_stage) : null],
+      ["Started", dateTime(pipeline.created_at)],
+      ["Finished", dateTime(pipeline.finished_at)],
+    ]), stageStrip(pipeline.stages)),
+    panel("Stages", stagesTable(pipeline.stages, reviews)),
+    pipeline.status === "running" && can("operate_runs")
+      ? panel("Actions", h("div", { class: "buttons" }, actionButton("Cancel pipeline", async () => {
+        pipeline = { ...(await api.post(`/pipelines/${pipeline.id}/cancel`, undefined, { signal })), lead: pipeline.lead };
+        paint();
+      }, messages, { kind: "danger" })), h("p", { class: "muted" }, "Cancels its queued and running runs, its open reviews and its unsent email."))
+      : null);
+  paint();
+
+  while (pipeline.status === "running") {
+    await new Promise((resolve) => setTimeout(resolve, REFRESH_MS));
+    if (signal.aborted) return;
+    pipeline = { ...(await api.get(`/pipelines/${pipeline.id}`, undefined, { signal })), lead: pipeline.lead };
+    reviews = await reviewsOf(pipeline, signal);
+    paint();
+  }
+}
+
+/** The pipeline's review items by id: a stage names its review, the item's page needs its entity. */
+async function reviewsOf(pipeline, signal) {
+  const { items } = await api.get("/reviews", { pipeline_id: pipeline.id, limit: 200 }, { signal });
+  return new Map(items.map((review) => [review.id, review]));
+}
+
+function stagesTable(stages, reviews) {
+  return table([
+    { title: "#", cell: (stage) => String(stage.position + 1) },
+    { title: "Stage", cell: (stage) => label(stage.name) },
+    { title: "Status", cell: (stage) => badge(stage.status) },
+    { title: "Run or review", cell: (stage) => stageLink(stage, reviews.get(stage.review_id)) },
+    { title: "Waiting for", cell: waiting },
+    { title: "Started", cell: (stage) => dateTime(stage.started_at) },
+    { title: "Finished", cell: (stage) => dateTime(stage.finished_at) },
+    { title: "Why", cell: (stage) => stage.detail?.reason ?? "" },
+  ], stages);
+}
+
+function stageLink(stage, review) {
+  if (stage.run_id) return [runLink(stage.run_id), " ", badge(stage.run_status)];
+  if (review) return [h("a", { href: link(`/reviews/${review.entity_type}/${review.entity_id}`) }, "review"), " ", badge(review.status)];
+  return "";
+}

@@ -1,0 +1,150 @@
+"""The console in Chromium, against the API and real workers (tests/console/conftest.py): what a reviewer, an
+operator and a viewer see and do. The page may run only its own scripts: any script error, and any
+Content-Security-Policy refusal, fails the test that caused it."""
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from app.auth.permissions import Role
+from tests.console.conftest import MARKUP
+from tests.console.screenshots import pages, shrink
+from tests.runs.cluster import wait_until
+
+pytestmark = pytest.mark.slow
+ACTIONS = re.compile(r"approve|edit|reject|retry|cancel|discard|override|save|activate|add", re.IGNORECASE)
+
+
+@pytest.fixture(autouse=True)
+def no_script_errors(page):
+    """Uncaught exceptions and CSP refusals in the page, collected while the test runs."""
+    errors = []
+    page.on("pageerror", lambda error: errors.append(f"uncaught: {error}"))
+    page.on("console", lambda message: errors.append(message.text)
+            if message.type == "error" and "Content-Security-Policy" in message.text else None)
+    yield
+    assert errors == []
+
+
+@pytest.mark.skipif(not os.environ.get("CONSOLE_SCREENSHOTS"), reason="writes docs/console/*.png when CONSOLE_SCREENSHOTS "
+                    "names a folder (python -m tests.console.screenshots)")
+def test_screenshots_of_every_page(console, page):
+    folder = Path(os.environ["CONSOLE_SCREENSHOTS"])
+    folder.mkdir(parents=True, exist_ok=True)
+    page.goto("/console/")
+    page.get_by_label("Email", exact=True).fill(console.tenant.emails[Role.admin])
+    page.screenshot(path=folder / "sign-in.png")
+    console.sign_in(page, Role.admin)
+    for name, path, ready in pages(console):
+        page.goto(path)
+        page.locator(ready).first.wait_for()
+        page.wait_for_timeout(300)  # the charts and live badges settle
+        page.screenshot(path=folder / f"{name}.png", full_page=True)
+    for png in folder.glob("*.png"):
+        shrink(png)
+
+
+def test_a_reviewer_approves_an_email_and_sees_the_pipeline_move_on(console, page):
+    console.sign_in(page, Role.reviewer)
+    inbox = page.locator("table.data tbody tr")
+    expect(inbox.first).to_be_visible()
+    page.get_by_role("link", name=re.compile("First email to Ada Lovelace")).click()
+
+    expect(page.locator(".proposal")).to_contain_text("Hi Ada,")
+    expect(page.locator(".citations")).to_contain_text("Ada works at Analytical Engines")
+    page.get_by_role("button", name="Approve", exact=True).click()
+
+    decision = page.locator(".panel", has=page.get_by_role("heading", name="Decision"))
+    expect(decision).to_contain_text("approved")
+    expect(decision).to_contain_text("Reviewer")  # the reviewer, from the credentials
+    page.get_by_role("link", name="Follow its pipeline").click()
+    # The email is sent and the sales agent proposes: the pipeline now waits for the proposal's review.
+    waiting = page.locator("ol.stages li.status-active").first
+    expect(waiting).to_contain_text("review proposal", timeout=30_000)
+    expect(waiting).to_contain_text("a reviewer")
+    assert console.stage("approve", "send_email")["status"] == "succeeded"
+
+
+def test_an_edit_the_api_refuses_shows_the_apis_error(console, page):
+    deal_id = console.stage("proposal", "review_proposal")["entity_id"]
+    console.sign_in(page, Role.reviewer)
+    page.goto(f"/console/reviews/proposal/{deal_id}")
+    page.get_by_role("button", name="Edit", exact=True).click()
+    page.locator(".editor [name=price]").fill("12.345")
+    page.locator(".editor [name=summary]").fill("A cheaper offer")
+    page.get_by_role("button", name="Approve with edits").click()
+
+    problem = page.get_by_role("alert")
+    expect(problem).to_contain_text("(422)")
+    expect(problem).to_contain_text("cannot be edited: price")
+    expect(problem).to_contain_text("edited_output.price")
+    assert console.api("GET", f"/reviews/proposal/{deal_id}", Role.viewer)["status"] == "pending"
+
+
+def test_an_operator_retries_dead_letters_and_watches_a_run_live(console, page):
+    first, second = console.dead_letters
+    console.sign_in(page, Role.operator)
+    page.goto("/console/dead-letters")
+    page.get_by_label(f"Select run {first}").check()
+    page.get_by_role("button", name="Retry selected").click()
+    expect(page.get_by_role("status")).to_contain_text("Retried 1 run")
+    expect(page.get_by_label(f"Select run {first}")).to_have_count(0)
+    expect(page.get_by_label(f"Select run {second}")).to_be_visible()
+
+    page.goto(f"/console/runs/{second}")
+    status = page.locator(".live-status")
+    expect(status).to_have_text("dead lettered")
+    events = page.locator("tr.event")
+    before = events.count()
+    page.evaluate("window.stillTheSamePage = true")
+    page.get_by_role("button", name="Retry", exact=True).click()
+    # Queued, running, succeeded: each from the run's event stream, into the page that is already open.
+    expect(status).to_have_text("succeeded", timeout=30_000)
+    expect(events).to_have_count(before + 3)
+    expect(events.last).to_contain_text("running")
+    assert page.evaluate("window.stillTheSamePage") is True
+    expect(page.get_by_role("button", name="Retry", exact=True)).to_have_count(0)
+    wait_until(lambda: console.run(first)["status"] == "succeeded", 30, message="the bulk-retried run did not succeed")
+
+
+def test_a_viewer_finds_no_action_buttons(console, page):
+    review = console.stage("markup", "review_email")
+    console.sign_in(page, Role.viewer)
+    expect(page.locator("nav.nav")).not_to_contain_text("Settings")
+    for path, ready in [
+        ("/console/reviews", "table.data"),
+        (f"/console/reviews/email/{review['entity_id']}", ".proposal"),
+        ("/console/runs", "table.data"),
+        (f"/console/runs/{console.dead_letters[0]}", "tr.event"),
+        ("/console/pipelines", "ol.stages"),
+        (f"/console/pipelines/{console.pipelines['markup']}", "ol.stages"),
+        ("/console/dead-letters", "table.data"),
+        ("/console/metrics", "table.data"),
+    ]:
+        page.goto(path)
+        page.locator(ready).first.wait_for()
+        assert page.locator("[data-action]").count() == 0, path
+        buttons = page.get_by_role("button").all_inner_texts()
+        assert not [text for text in buttons if ACTIONS.search(text)], (path, buttons)
+        assert page.locator("input[type=checkbox], textarea").count() == 0, path
+    page.goto("/console/settings")
+    expect(page.get_by_role("status")).to_have_text("Settings are for admins and owners.")
+
+
+def test_agent_output_with_markup_is_shown_as_text(console, page):
+    dialogs = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    email_id = console.stage("markup", "review_email")["entity_id"]
+    console.sign_in(page, Role.reviewer)
+    expect(page.get_by_role("link", name=f"First email to Grace {MARKUP}", exact=False)).to_be_visible()
+    page.goto(f"/console/reviews/email/{email_id}")
+
+    proposal = page.locator(".proposal")
+    expect(proposal).to_contain_text(f"I came across Hopper {MARKUP}, a manufacturing company")
+    expect(page.locator(".citations")).to_contain_text(f"Grace works at Hopper {MARKUP}")
+    expect(page.locator("h1")).to_contain_text(MARKUP)
+    assert page.locator("main script, main b").count() == 0
+    assert dialogs == []
