@@ -23,6 +23,7 @@ from tests.runs.cluster import ApiServer, Cluster, engine_env
 
 # Short-lived access tokens, so that refreshing them can be seen within a test.
 ACCESS_TOKEN_TTL_SECONDS = "1"
+WORKER_QUEUES = "agents.echo,agents.sdr,pipeline"
 
 
 @pytest.fixture(scope="package")
@@ -41,17 +42,17 @@ class Services:
 def services(migrated, tmp_path_factory) -> Iterator[Services]:
     """Started once for the package and together (an API process takes seconds to import): the API, a
     second API allowing a tenant two requests at once and one a second after them, and a Celery worker
-    on the echo agent's queue (the API publishes runs at commit)."""
+    on the queues of the echo agent and of a pipeline's first stages (the API publishes runs at commit)."""
     from app.core.redis import get_redis
 
-    get_redis().delete("agents.echo")  # messages that earlier tests left behind
+    get_redis().delete(*WORKER_QUEUES.split(","))  # messages that earlier tests left behind
     logs = tmp_path_factory.mktemp("client")
     started = Services(
         api=ApiServer(engine_env(migrated, ACCESS_TOKEN_TTL_SECONDS=ACCESS_TOKEN_TTL_SECONDS), logs),
         limited_api=ApiServer(engine_env(migrated, RATE_LIMIT_BURST="2", RATE_LIMIT_PER_SECOND="1"), logs),
         worker=Cluster(engine_env(migrated), logs))
     try:
-        started.worker.start_worker("client", concurrency=2, queues="agents.echo")
+        started.worker.start_worker("client", concurrency=2, queues=WORKER_QUEUES)
         with ThreadPoolExecutor(2) as pool:
             list(pool.map(ApiServer.start, (started.api, started.limited_api)))
         yield started
