@@ -173,6 +173,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
         if not args.no_demo:
             cmd_demo(argparse.Namespace(base_url=base_url))
         print(f"\nAgentline is running: {base_url}  (API docs: {base_url}/docs). Ctrl-C stops everything.")
+        _print_console(base_url, demo=not args.no_demo)
         while all(p.poll() is None for p in processes):
             time.sleep(0.5)
         print("a service exited; shutting down")
@@ -181,6 +182,15 @@ def cmd_dev(args: argparse.Namespace) -> int:
         return 0
     finally:
         stop()
+
+
+def _print_console(base_url: str, *, demo: bool) -> None:
+    print(f"The console: {base_url}/console/")
+    if demo:
+        from app.demo import DEMO_PASSWORD, DEMO_ROLES, demo_email
+
+        print("  sign in as " + ", ".join(demo_email(role) for role in DEMO_ROLES))
+        print(f"  password {DEMO_PASSWORD}")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -74,3 +74,30 @@ PY
   "$VENV_PYTHON" -m pip install --quiet "${args[@]}"
   printf '%s\n' "$wanted" >"$stamp"
 }
+
+# ensure_chromium: the console's browser tests (tests/console) drive Debian's Chromium; Playwright's own
+# browser download needs its CDN, which a build may not reach. Installed with apt-get when missing and
+# this user may (root, or sudo without a password). Otherwise the tests skip, except in CI (CI=true),
+# where a missing browser fails them.
+ensure_chromium() {
+  local browser="${CONSOLE_CHROMIUM:-/usr/bin/chromium}"
+  [[ -x "$browser" ]] && return
+  local sudo=()
+  if [[ "$(id -u)" -ne 0 ]]; then
+    if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+      sudo=(sudo -n)
+    else
+      say "no Chromium at $browser, and no root or passwordless sudo to install it: the console's browser tests will not run"
+      return
+    fi
+  fi
+  if ! command -v apt-get >/dev/null 2>&1; then
+    say "no Chromium at $browser, and no apt-get to install it: the console's browser tests will not run"
+    return
+  fi
+  say "installing Chromium for the console's browser tests (apt-get install chromium)"
+  if ! { ${sudo[@]+"${sudo[@]}"} apt-get update -qq \
+      && ${sudo[@]+"${sudo[@]}"} env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; } >/dev/null; then
+    say "installing Chromium failed: the console's browser tests will not run"
+  fi
+}

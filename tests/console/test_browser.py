@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from app import demo_data
 from app.auth.permissions import Role
 from tests.console.conftest import MARKUP
 from tests.console.screenshots import pages, shrink
@@ -34,6 +35,7 @@ def no_script_errors(page):
 def test_screenshots_of_every_page(console, page):
     folder = Path(os.environ["CONSOLE_SCREENSHOTS"])
     folder.mkdir(parents=True, exist_ok=True)
+    console.api("PATCH", "/tenant", Role.admin, json={"settings": {"icp": demo_data.ICP_SETTINGS}})
     page.goto("/console/")
     page.get_by_label("Email", exact=True).fill(console.tenant.emails[Role.admin])
     page.screenshot(path=folder / "sign-in.png")
@@ -87,6 +89,7 @@ def test_an_edit_the_api_refuses_shows_the_apis_error(console, page):
 def test_an_operator_retries_dead_letters_and_watches_a_run_live(console, page):
     first, second = console.dead_letters
     console.sign_in(page, Role.operator)
+    expect(page.locator("nav.nav")).not_to_contain_text("Settings")
     page.goto("/console/dead-letters")
     page.get_by_label(f"Select run {first}").check()
     page.get_by_role("button", name="Retry selected").click()
@@ -148,3 +151,28 @@ def test_agent_output_with_markup_is_shown_as_text(console, page):
     expect(page.locator("h1")).to_contain_text(MARKUP)
     assert page.locator("main script, main b").count() == 0
     assert dialogs == []
+
+
+def test_an_admin_saves_settings_and_sees_what_the_api_refuses(console, page):
+    console.sign_in(page, Role.admin)
+    for section, ready in [("model", "select[name=provider]"), ("negotiation", "input[name=max_discount_pct]"),
+                           ("price-book", "input[name=list_price]"), ("prompts", "table.data")]:
+        page.goto(f"/console/settings/{section}")
+        page.locator(ready).first.wait_for()
+
+    page.goto("/console/settings/reviews")
+    page.locator("input[name=default]").fill("48")
+    page.locator("input[name=email]").fill("24")
+    page.get_by_role("button", name="Save review settings").click()
+    expect(page.get_by_role("status")).to_have_text("Saved.")
+    assert console.api("GET", "/tenant", Role.viewer)["settings"]["reviews"]["deadline_hours"] == {"default": 48, "email": 24}
+
+    icp = console.api("GET", "/tenant", Role.viewer)["settings"].get("icp")
+    page.goto("/console/settings/icp")
+    page.get_by_role("button", name="Add a criterion").click()
+    page.get_by_label("Criterion", exact=True).fill("industry")
+    page.get_by_label("Description", exact=True).fill("Manufacturing and logistics")
+    page.get_by_label("Weight", exact=True).fill("-1")
+    page.get_by_role("button", name="Save ICP").click()
+    expect(page.get_by_role("alert")).to_contain_text("settings.icp.criteria.0.weight")
+    assert console.api("GET", "/tenant", Role.viewer)["settings"].get("icp") == icp  # nothing was changed

@@ -54,7 +54,7 @@ export const patch = (path, body, options) => request("PATCH", path, { body, ...
 export const del = (path, options) => request("DELETE", path, options);
 
 /** One API call; resolves with the JSON body (null for 204), rejects with an ApiError. */
-export async function request(method, path, { body, query, signal } = {}) {
+async function request(method, path, { body, query, signal } = {}) {
   const response = await authorized(url(path, query), { ...json(method, body), signal });
   return parse(response);
 }

@@ -3,7 +3,7 @@
 
 import * as api from "./api.js";
 import { add, fill, h } from "./dom.js";
-import { label } from "./format.js";
+import { label, shortId } from "./format.js";
 import { link, navigate } from "./router.js";
 
 export function badge(status) {
@@ -117,11 +117,14 @@ export function datalist(id, values) {
 
 /**
  * A button that does something to the tenant's data: `data-action` marks it (a viewer's pages have none).
- * While `act()` runs the button is disabled; its error, if any, is shown in `messages`.
+ * While `act()` runs the button is disabled; its error, if any, is shown in `messages`. With `confirm`,
+ * the person is asked that question first (for what cannot be undone).
  */
-export function actionButton(text, act, messages, { kind = "primary" } = {}) {
+export function actionButton(text, act, messages, { kind = "primary", confirm } = {}) {
   const button = h("button", { type: "button", class: kind, "data-action": text }, text);
-  button.addEventListener("click", () => run(button, act, messages));
+  button.addEventListener("click", () => {
+    if (!confirm || window.confirm(confirm)) run(button, act, messages);
+  });
   return button;
 }
 
@@ -137,7 +140,7 @@ export function actionForm(submitText, act, messages, ...children) {
 }
 
 /** Runs `act` with `button` disabled, showing its error in `messages`. */
-export async function run(button, act, messages) {
+async function run(button, act, messages) {
   button.disabled = true;
   fill(messages);
   try {
@@ -154,7 +157,7 @@ export function notice(text) {
 }
 
 export function runLink(id, text) {
-  return id ? h("a", { href: link(`/runs/${id}`), class: "mono" }, text ?? id.slice(0, 8)) : "";
+  return id ? h("a", { href: link(`/runs/${id}`), class: "mono" }, text ?? shortId(id)) : "";
 }
 
 /** Maps `items` through `work` with at most `limit` calls in flight (the API's rate limit is per tenant). */

@@ -3,10 +3,11 @@
 
 import * as api from "../api.js";
 import { add, h } from "../dom.js";
-import { dateTime } from "../format.js";
+import { dateTime, shortId } from "../format.js";
 import { can } from "../session.js";
 import { actionButton, datalist, filters, heading, notice, pagedTable, runLink } from "../ui.js";
-import { AGENTS, attempts } from "./runs.js";
+import { AGENTS } from "../vocabulary.js";
+import { attempts } from "./runs.js";
 
 export async function render(page, { query, signal }) {
   const operator = can("operate_runs");
@@ -52,7 +53,7 @@ export async function render(page, { query, signal }) {
         await api.post(`/dlq/${id}/discard`, undefined, { signal });
         removeRows([id]);
       } catch (error) {
-        failures.push(`${id.slice(0, 8)}: ${error.message}`);
+        failures.push(`${shortId(id)}: ${error.message}`);
       }
     }
     if (failures.length) throw new Error(`Not discarded: ${failures.join("; ")}`);

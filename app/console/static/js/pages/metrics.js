@@ -6,7 +6,7 @@ import { add, h } from "../dom.js";
 import { count, duration, label, percent, usd } from "../format.js";
 import { barChart, lineChart, shareBar } from "../charts.js";
 import { datalist, filters, heading, panel, table } from "../ui.js";
-import { AGENTS } from "./runs.js";
+import { AGENTS } from "../vocabulary.js";
 
 const PERIODS = [["7", "last 7 days"], ["30", "last 30 days"], ["90", "last 90 days"]];
 // Stacked bottom to top: what went well first.

@@ -32,7 +32,8 @@ export async function render(page, { params, signal }) {
       ? panel("Actions", h("div", { class: "buttons" }, actionButton("Cancel pipeline", async () => {
         pipeline = { ...(await api.post(`/pipelines/${pipeline.id}/cancel`, undefined, { signal })), lead: pipeline.lead };
         paint();
-      }, messages, { kind: "danger" })), h("p", { class: "muted" }, "Cancels its queued and running runs, its open reviews and its unsent email."))
+      }, messages, { kind: "danger", confirm: "Cancel this pipeline, its runs, its open reviews and its unsent email?" })),
+      h("p", { class: "muted" }, "Cancels its queued and running runs, its open reviews and its unsent email. It cannot be undone."))
       : null);
   paint();
 
@@ -55,7 +56,7 @@ function stagesTable(stages, reviews) {
   return table([
     { title: "#", cell: (stage) => String(stage.position + 1) },
     { title: "Stage", cell: (stage) => label(stage.name) },
-    { title: "Status", cell: (stage) => badge(stage.status) },
+    { title: "Status", cell: (stage) => (stage.status === "pending" ? h("span", { class: "muted" }, "not yet") : badge(stage.status)) },
     { title: "Run or review", cell: (stage) => stageLink(stage, reviews.get(stage.review_id)) },
     { title: "Waiting for", cell: waiting },
     { title: "Started", cell: (stage) => dateTime(stage.started_at) },

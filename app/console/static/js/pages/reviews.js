@@ -6,9 +6,8 @@ import { add, h } from "../dom.js";
 import { dateTime, isPast, label, relative } from "../format.js";
 import { link } from "../router.js";
 import { badge, datalist, filters, heading, pagedTable } from "../ui.js";
-import { AGENTS } from "./runs.js";
+import { AGENTS, REVIEW_TYPES } from "../vocabulary.js";
 
-export const ENTITY_TYPES = ["email", "proposal", "offer", "invoice", "plan_change"];
 const STATUSES = ["pending", "escalated", "approved", "edited", "rejected", "expired", "cancelled"];
 const OPEN = new Set(["pending", "escalated"]);
 
@@ -16,7 +15,7 @@ export async function render(page, { query, signal }) {
   add(page,
     heading("Reviews"),
     filters("/reviews", query, [
-      { name: "entity_type", label: "Type", options: [["", "any"], ...ENTITY_TYPES.map((t) => [t, label(t)])] },
+      { name: "entity_type", label: "Type", options: [["", "any"], ...REVIEW_TYPES.map((t) => [t, label(t)])] },
       { name: "agent", label: "Agent", list: "agents", placeholder: "any" },
       { name: "status", label: "Status", options: [["", "any"], ...STATUSES.map((s) => [s, label(s)])] },
     ]),
@@ -28,7 +27,7 @@ export async function render(page, { query, signal }) {
   }));
 }
 
-export function isOverdue(review) {
+function isOverdue(review) {
   return OPEN.has(review.status) && isPast(review.deadline_at);
 }
 

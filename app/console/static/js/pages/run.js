@@ -4,11 +4,12 @@
 
 import * as api from "../api.js";
 import { add, fill, h } from "../dom.js";
-import { between, count, dateTime, duration, label, usd } from "../format.js";
+import { between, count, dateTime, duration, label, shortId, usd } from "../format.js";
 import { link } from "../router.js";
 import { can, userName } from "../session.js";
 import { actionButton, actionForm, badge, field, fields, heading, json, panel, problem, runLink, table } from "../ui.js";
-import { attempts, TERMINAL } from "./runs.js";
+import { TERMINAL } from "../vocabulary.js";
+import { attempts } from "./runs.js";
 
 const RETRYABLE = new Set(["failed", "dead_lettered", "cancelled"]);
 const OVERRIDE_TARGETS = ["succeeded", "failed", "cancelled"];
@@ -26,7 +27,7 @@ export async function render(page, { params, signal }) {
   const sections = Object.fromEntries(["summary", "actions", "io", "steps", "calls", "events"].map((name) => [name, h("div", {})]));
   const streamMessages = h("div", {});
   add(page,
-    heading(`Run ${run.id.slice(0, 8)}`, h("p", { class: "meta" }, run.agent, " · ", status, " ", liveness)),
+    heading(`Run ${shortId(run.id)}`, h("p", { class: "meta" }, run.agent, " · ", status, " ", liveness)),
     streamMessages,
     ...Object.values(sections));
 

@@ -2,15 +2,11 @@
 
 import * as api from "../api.js";
 import { add, h } from "../dom.js";
-import { between, dateTime, label } from "../format.js";
+import { between, dateTime, label, shortId } from "../format.js";
 import { link } from "../router.js";
 import { badge, datalist, filters, heading, pagedTable, runLink } from "../ui.js";
+import { AGENTS, RUN_STATUSES } from "../vocabulary.js";
 
-// The product's agents, offered as suggestions; any name may be typed (the API lists no agents).
-export const AGENTS = ["sdr", "sales", "negotiation", "finance", "coaching"];
-export const RUN_STATUSES = ["queued", "running", "retry_scheduled", "awaiting_review", "succeeded", "failed",
-  "dead_lettered", "cancelled", "rejected"];
-export const TERMINAL = new Set(["succeeded", "failed", "dead_lettered", "cancelled", "rejected"]);
 const FILTERS = ["agent", "status", "pipeline_id", "created_from", "created_to"];
 
 export async function render(page, { query, signal }) {
@@ -36,12 +32,12 @@ export function attempts(run) {
   return `${run.attempt - run.attempt_base} of ${run.max_attempts}${run.attempt_base ? ` (${run.attempt} in all)` : ""}`;
 }
 
-export const RUN_COLUMNS = [
+const RUN_COLUMNS = [
   { title: "Run", cell: (run) => runLink(run.id) },
   { title: "Agent", cell: (run) => run.agent },
   { title: "Status", cell: (run) => badge(run.status) },
   { title: "Attempts", cell: attempts },
   { title: "Queued", cell: (run) => dateTime(run.queued_at) },
   { title: "Took", cell: (run) => between(run.started_at, run.finished_at) },
-  { title: "Pipeline", cell: (run) => (run.pipeline_id ? h("a", { href: link(`/pipelines/${run.pipeline_id}`), class: "mono" }, run.pipeline_id.slice(0, 8)) : "") },
+  { title: "Pipeline", cell: (run) => (run.pipeline_id ? h("a", { href: link(`/pipelines/${run.pipeline_id}`), class: "mono" }, shortId(run.pipeline_id)) : "") },
 ];

@@ -4,7 +4,7 @@
 import { fill, h } from "../../dom.js";
 import { label } from "../../format.js";
 import { actionForm, field, notice } from "../../ui.js";
-import { ENTITY_TYPES } from "../reviews.js";
+import { REVIEW_TYPES } from "../../vocabulary.js";
 import { filled, loadSettings, numberOrText, saveSection } from "./tenant.js";
 
 export async function render(body, { signal }) {
@@ -17,7 +17,7 @@ function show(body, settings, signal, saved) {
   const defaultHours = typeof current.deadline_hours === "number" ? current.deadline_hours : perType.default;
   const hours = (name, value) => h("input", { name, class: "short", inputmode: "decimal", value: value ?? "" });
   const deadline = hours("default", defaultHours);
-  const byType = Object.fromEntries(ENTITY_TYPES.map((type) => [type, hours(type, perType[type])]));
+  const byType = Object.fromEntries(REVIEW_TYPES.map((type) => [type, hours(type, perType[type])]));
   const reminder = hours("reminder_before_hours", current.reminder_before_hours);
   const onExpiry = h("select", { name: "on_expiry", value: current.on_expiry ?? "reject" },
     h("option", { value: "reject" }, "reject the item"), h("option", { value: "escalate" }, "escalate it to the admins"));
@@ -37,7 +37,7 @@ function show(body, settings, signal, saved) {
     actionForm("Save review settings", save, messages,
       h("fieldset", {}, h("legend", {}, "Hours a review waits for its decision"),
         field("Every type", deadline, "72 when left empty."),
-        ENTITY_TYPES.map((type) => field(label(type), byType[type], "Empty: as every type."))),
+        REVIEW_TYPES.map((type) => field(label(type), byType[type], "Empty: as every type."))),
       field("Reminder, hours before the deadline", reminder, "24 when left empty."),
       field("At the deadline", onExpiry),
       field("Four eyes", fourEyes, "Whoever started the work may not decide it.")),
