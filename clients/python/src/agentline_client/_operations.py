@@ -83,7 +83,7 @@ def follow_run(core: Core, run_id: object, *, timeout: float | None, poll_interv
     deadline = None if timeout is None else time.monotonic() + timeout
     last_id = 0
     status: str | None = None
-    broken = 0  # connections in a row that ended without a new event
+    broken = 0  # connections in a row that ended without sending anything
 
     def remaining() -> float:
         left = float("inf") if deadline is None else deadline - time.monotonic()
@@ -99,21 +99,22 @@ def follow_run(core: Core, run_id: object, *, timeout: float | None, poll_interv
         except (AuthenticationError, PermissionDeniedError):
             raise  # polling would be refused too
         except (APIError, APIConnectionError):
-            break
+            break  # no stream to be had here (a proxy that does not pass it, a 5xx): poll instead
         if not response.headers.get("content-type", "").startswith("text/event-stream"):
             yield Close(response)
             break
-        received = False
+        alive = False  # a stream that sends anything, a keep-alive included, works: it is reopened if cut
         decoder = SSEDecoder()
         try:
             while (line := (yield ReadLine(response))) is not None:
+                alive = True
                 sse = decoder.feed(line)
                 if sse is None or sse.event != "state":
                     continue
                 event = RunEvent.model_validate_json(sse.data)
                 if event.id <= last_id:
                     continue
-                last_id, status, received = event.id, event.to_status, True
+                last_id, status = event.id, event.to_status
                 yield Emit(event)
                 if event.to_status in until:
                     # The stream says so; the run itself is the answer (and it may have moved on already:
@@ -125,7 +126,7 @@ def follow_run(core: Core, run_id: object, *, timeout: float | None, poll_interv
         except httpx.TransportError:
             pass  # the connection broke or went silent: reconnect below
         yield Close(response)
-        broken = 0 if received else broken + 1
+        broken = 0 if alive else broken + 1
         yield Sleep(min(core.retry.backoff(broken), remaining()))
 
     while True:

@@ -10,7 +10,7 @@
     │   ├── RateLimitedError      429, with `retry_after`
     │   └── ServerError           5xx
     ├── APIConnectionError        no answer: the connection failed or broke
-    │   └── APITimeoutError       no answer in time
+    │   └── APITimeoutError       no answer in time (also a TimeoutError)
     └── WaitTimeoutError          wait_for_run / wait_for_pipeline gave up (also a TimeoutError)
 """
 
@@ -88,7 +88,7 @@ class APIConnectionError(AgentlineError):
     an Idempotency-Key, so sending them again with the same key is safe."""
 
 
-class APITimeoutError(APIConnectionError):
+class APITimeoutError(APIConnectionError, TimeoutError):
     pass
 
 
