@@ -1,9 +1,9 @@
 """What is installed: the modules that plug agents and domains into the engine, by name.
 
 Each module registers what it provides when it is imported: an agent (`app.agents.registry.register`),
-a run admission check or a model-call reader (`app.runs.hooks`), a review kind, a pipeline stage. The
-agent registry imports them on first use, so no lower layer imports an agent or a domain, and adding
-one is a line here. `AGENT_PLUGINS` adds modules from outside app/ (a deployment's own agents, the test
+a run admission check or a model-call reader (`app.runs.hooks`), a review kind, a pipeline stage, a task
+done by the process that commits it (`app.core.outbox.run_in_process`). The agent registry imports them on
+first use, so no lower layer imports an agent or a domain, and adding one is a line here. `AGENT_PLUGINS` adds modules from outside app/ (a deployment's own agents, the test
 suite's test agents).
 
 The Celery worker loads the task modules listed here.
@@ -24,6 +24,7 @@ INSTALLED: tuple[str, ...] = (
     "app.agents.finance",
     "app.coaching.service",
     "app.agents.coaching",
+    "app.pipelines.tasks",
 )
 
 TASK_MODULES: tuple[str, ...] = (

@@ -104,14 +104,6 @@ def _refuse_unsafe_database_role(**_: object) -> None:
         db.get_engine().dispose()  # the pool children fork from this process: they connect afresh
 
 
-@worker_init.connect
-def _act_on_signals_in_process(**_: object) -> None:
-    """A worker that commits a pipeline's signal advances the pipeline itself (app.core.outbox)."""
-    from app.core import outbox
-
-    outbox.enable_in_process()
-
-
 @worker_process_init.connect
 def _fresh_connections_per_child(**_: object) -> None:
     """A forked pool child must not share the parent's database connections or Redis sockets."""

@@ -9,9 +9,11 @@ request path: the messages committed while a Redis round trip is in flight go to
 and their confirmations are written a fraction of a second later, many ids per statement. Elsewhere
 (workers, the CLI) the committing thread publishes and confirms itself.
 
-A task registered with `run_in_process()` (advancing a pipeline) is not sent at all by a process that
-enabled it (the workers): the committing thread does it at once, right after its commit, sparing a trip
-through the broker and a wait in its queue behind other work; the record is confirmed once it is done.
+A task registered with `run_in_process()` (advancing a pipeline) is not sent at all: the committing thread
+does it at once, right after its commit, sparing a trip through the broker and a wait in its queue behind
+other work; the record is confirmed once it is done. In the API that lengthens the request by the task (a
+decision's answer comes once the pipeline has moved on), which is the point: what the signal triggers is
+cheap, and nothing that waits behind a queue is.
 
 Whatever was not confirmed (the process died between commit and publish, or while doing the task itself,
 the broker was down, the confirmation was lost) is published by `relay()`, which beat runs every few
@@ -100,7 +102,7 @@ def dispatch(committed: list[Pending]) -> None:
     here: list[Pending] = []
     sent: list[Pending] = []
     for message in committed:
-        (here if _in_process_enabled and message.task in _IN_PROCESS else sent).append(message)
+        (here if message.task in _IN_PROCESS else sent).append(message)
     if sent:
         publisher = _publisher
         if publisher is None or not publisher.submit(sent):
@@ -141,21 +143,13 @@ def confirm(outbox_ids: list[int]) -> None:
 # --- tasks done by the committing process ------------------------------------------------------
 
 _IN_PROCESS: dict[str, Callable[..., Any]] = {}
-_in_process_enabled = False
 _doing = threading.local()
 
 
 def run_in_process(task: str, handler: Callable[..., Any]) -> None:
-    """`handler(**kwargs)` does `task` in a process that called `enable_in_process()`. It must be idempotent
-    and commit its own work, as the task does when delivered (the relay may still deliver it)."""
+    """`handler(**kwargs)` does `task` right after the commit that wrote it, in the committing thread. It must
+    be idempotent and commit its own work, as the task does when delivered (the relay may still deliver it)."""
     _IN_PROCESS[task] = handler
-
-
-def enable_in_process() -> None:
-    """This process does the tasks registered with `run_in_process` right after the commit that wrote them
-    (the workers); elsewhere (the API, where they would lengthen a request) they are published."""
-    global _in_process_enabled
-    _in_process_enabled = True
 
 
 def _do_here(messages: list[Pending]) -> None:

@@ -24,5 +24,6 @@ def advance(self, pipeline_id: str, tenant_id: str) -> str | None:
     return advance_now(pipeline_id, tenant_id)
 
 
-# A worker that commits a signal (a run's outcome, an email's send) advances the pipeline itself, at once.
+# Whoever commits a signal (a worker ending a run or sending an email, the API deciding a review) advances the
+# pipeline itself, at once; the task is the relay's way when that process died first (app.core.outbox).
 outbox.run_in_process(PIPELINE_ADVANCE_TASK, advance_now)

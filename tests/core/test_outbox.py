@@ -232,7 +232,6 @@ def in_process(committed_db, monkeypatch, inline):
             running[0] -= 1
 
     monkeypatch.setitem(outbox._IN_PROCESS, "tests.here", handler)
-    monkeypatch.setattr(outbox, "_in_process_enabled", True)
     yield calls
 
 
@@ -269,10 +268,3 @@ def test_what_a_task_done_here_commits_is_done_after_it_not_inside_it(committed_
     assert _queued(broker) == []
     rows = _rows(owner_engine, marker)
     assert len(rows) == 2 and all(row.published_at is not None for row in rows)
-
-
-def test_a_process_that_did_not_enable_it_sends_the_task(committed_db, broker, in_process, monkeypatch):
-    monkeypatch.setattr(outbox, "_in_process_enabled", False)  # the API
-    marker = uuid.uuid4().hex
-    _commit_here(committed_db, {"marker": marker})
-    assert in_process == [] and _queued(broker) == [{"marker": marker}]

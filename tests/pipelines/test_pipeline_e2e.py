@@ -198,9 +198,10 @@ def test_a_worker_killed_between_the_sdr_runs_end_and_the_next_stage_still_advan
     assert _stage(pipeline, "review_email")["review_id"]
 
 
-def test_the_worker_that_ends_a_run_advances_its_pipeline_itself(world, live_client, pipeline_cluster):
-    # No worker serves the pipeline queue: the SDR worker moves the pipeline on to the review right after
-    # its run's outcome commits, and confirms the signal, so the relay has nothing to send either.
+def test_whoever_commits_a_signal_advances_the_pipeline_itself(world, live_client, pipeline_cluster):
+    # No worker serves the pipeline queue. The SDR worker moves the pipeline on to the review right after its
+    # run's outcome commits, and the API's decision answers once the next stage has started; both confirm
+    # their signal, so the relay has nothing to send either.
     from app.core.redis import get_redis
     from app.models import OutboxMessage
 
@@ -208,7 +209,10 @@ def test_the_worker_that_ends_a_run_advances_its_pipeline_itself(world, live_cli
     pipeline = _start(live_client, world, world.add_lead(**FIT_LEAD))
     pipeline = _wait_for_stage(live_client, world, pipeline["id"], "review_email", timeout=60)
     assert _stage(pipeline, "sdr")["run_status"] == "awaiting_review"
+    email_id = _stage(pipeline, "review_email")["entity_id"]
+    assert _decide(live_client, world, "email", email_id, decision="approve").status_code == 200
+    assert _stage(_pipeline(live_client, world, pipeline["id"]), "send_email")["status"] == "active"
     signals = [row for row in world.rows(OutboxMessage, task="pipelines.advance")
                if row.kwargs["pipeline_id"] == pipeline["id"]]
-    assert signals and all(row.published_at is not None for row in signals)
+    assert len(signals) == 2 and all(row.published_at is not None for row in signals)
     assert get_redis().llen("pipeline") == 0
