@@ -9,7 +9,6 @@ Playwright's own browser download needs its CDN. Without it the browser tests sk
 """
 
 import os
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +26,8 @@ from tests.runs.cluster import ApiServer, Cluster, engine_env, wait_until
 CHROMIUM = Path(os.environ.get("CONSOLE_CHROMIUM", "/usr/bin/chromium"))
 QUEUES = "agents.sdr,agents.sales,agents.test_flaky,pipeline,email,maintenance"
 MARKUP = "<script>alert(1)</script><b>x</b>"
+# Access tokens live seconds, not minutes: the pages renew them (401, refresh, again) while the tests run.
+ACCESS_TOKEN_TTL_SECONDS = 3
 
 
 def _browser_missing(reason: str) -> None:
@@ -101,7 +102,7 @@ def console(migrated, app_engine, tmp_path_factory) -> Iterator[Console]:
     world.add_price_book()
     cluster.start_worker("all", queues=QUEUES)
     cluster.start_beat()
-    api.start()
+    api.start(ACCESS_TOKEN_TTL_SECONDS=str(ACCESS_TOKEN_TTL_SECONDS))
     try:
         console = Console(api.url, world.tenant)
         leads = {
@@ -135,7 +136,3 @@ def page(browser, console):
     page.set_default_timeout(15_000)
     yield page
     context.close()
-
-
-def new_id() -> str:
-    return str(uuid.uuid4())

@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from app import demo_data
 from app.auth.permissions import Role
-from tests.console.conftest import MARKUP
+from tests.console.conftest import ACCESS_TOKEN_TTL_SECONDS, MARKUP
 from tests.console.screenshots import pages, shrink
 from tests.runs.cluster import wait_until
 
@@ -47,6 +47,26 @@ def test_screenshots_of_every_page(console, page):
         page.screenshot(path=folder / f"{name}.png", full_page=True)
     for png in folder.glob("*.png"):
         shrink(png)
+
+
+def test_the_session_is_kept_in_memory_and_the_tab_and_renews_itself(console, page):
+    refreshes = []
+    page.on("request", lambda request: refreshes.append(request) if request.url.endswith("/auth/refresh") else None)
+    console.sign_in(page, Role.reviewer)
+    kept = page.evaluate("() => [Object.keys(sessionStorage), localStorage.length, document.cookie]")
+    assert kept == [["agentline.refresh_token"], 0, ""]
+
+    page.reload()  # the access token was in this page's memory only: the tab's refresh token renews it
+    expect(page.locator(".whoami")).to_contain_text("reviewer")
+    assert len(refreshes) == 1
+    page.wait_for_timeout((ACCESS_TOKEN_TTL_SECONDS + 1.5) * 1000)  # `exp` is in whole seconds: past it for sure
+    page.get_by_role("link", name="Runs", exact=True).click()  # a 401 on the expired token, a refresh, again
+    expect(page.get_by_role("columnheader", name="Attempts")).to_be_visible()
+    assert len(refreshes) >= 2 and "eyJ" not in page.url
+
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    assert page.evaluate("Object.keys(sessionStorage)") == []
 
 
 def test_a_reviewer_approves_an_email_and_sees_the_pipeline_move_on(console, page):

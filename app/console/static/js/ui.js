@@ -76,7 +76,6 @@ export async function pagedTable(columns, load, options = {}) {
     try {
       const page = await load(cursor);
       appendRows(body, columns, page.items, options.rowClass);
-      options.onRows?.(page.items);
       cursor = page.next_cursor;
     } catch (error) {
       add(status, problem(error));
@@ -86,7 +85,6 @@ export async function pagedTable(columns, load, options = {}) {
     }
   });
   more.hidden = !cursor;
-  options.onRows?.(first.items);
   return h("div", { class: "paged" }, element, h("div", { class: "pager" }, more), status);
 }
 

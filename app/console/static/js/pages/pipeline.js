@@ -9,7 +9,7 @@ import { can } from "../session.js";
 import { actionButton, badge, fields, heading, panel, runLink, table } from "../ui.js";
 import { leadName, stageStrip, waiting, withLead } from "./pipelines.js";
 
-const REFRESH_MS = 2000;
+const REFRESH_MS = 3000;
 
 export async function render(page, { params, signal }) {
   let pipeline = await withLead(encodeURIComponent(params.id), signal);

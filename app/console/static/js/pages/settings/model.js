@@ -1,17 +1,30 @@
 // The model provider and budgets (settings.llm): which provider and model the agents call, the fallback
 // chain, and the monthly token and cost budgets. Keys and endpoints are the deployment's, never a tenant's.
 
+import * as api from "../../api.js";
 import { fill, h } from "../../dom.js";
+import { count, usd } from "../../format.js";
 import { actionForm, field, notice } from "../../ui.js";
 import { filled, loadSettings, numberOrText, saveSection } from "./tenant.js";
 
 const PROVIDERS = ["offline", "openai", "anthropic", "ollama", "langchain"];
 
 export async function render(body, { signal }) {
-  show(body, await loadSettings(signal), signal);
+  const [settings, usage] = await Promise.all([loadSettings(signal), monthUsage(signal)]);
+  show(body, settings, usage, signal);
 }
 
-function show(body, settings, signal, saved) {
+/** This calendar month's (UTC) tokens and cost, as the budgets count them: input and output tokens. */
+async function monthUsage(signal) {
+  const since = `${new Date().toISOString().slice(0, 8)}01`;
+  const { agents } = await api.get("/metrics/agents", { since }, { signal });
+  return {
+    tokens: agents.reduce((sum, agent) => sum + agent.tokens.input + agent.tokens.output, 0),
+    cost: agents.reduce((sum, agent) => sum + Number(agent.cost_usd), 0),
+  };
+}
+
+function show(body, settings, usage, signal, saved) {
   const llm = settings.llm ?? {};
   const input = (name, value, attrs = {}) => h("input", { name, value: value ?? "", ...attrs });
   const provider = h("select", { name: "provider", value: llm.provider ?? "" },
@@ -30,7 +43,7 @@ function show(body, settings, signal, saved) {
     const value = filled({ provider: provider.value, model: model.value.trim(), temperature: numberOrText(temperature.value),
       max_output_tokens: numberOrText(maxTokens.value), fallback: chain.length ? chain : undefined,
       budgets: Object.keys(budgets).length ? budgets : undefined });
-    show(body, await saveSection("llm", Object.keys(value).length ? value : null, signal), signal, "Saved.");
+    show(body, await saveSection("llm", Object.keys(value).length ? value : null, signal), usage, signal, "Saved.");
   };
   fill(body,
     saved ? notice(saved) : null,
@@ -42,7 +55,8 @@ function show(body, settings, signal, saved) {
       field("Most output tokens a call", maxTokens),
       field("Fallback chain", fallback, "In order, comma-separated, each provider or provider:model (anthropic:claude-haiku-4-5, offline)."),
       h("fieldset", {}, h("legend", {}, "Monthly budgets (checked before every run and model call)"),
-        field("Tokens", monthlyTokens), field("Cost in US dollars", monthlyCost))),
+        field("Tokens", monthlyTokens, `Used this month: ${count(usage.tokens)}`),
+        field("Cost in US dollars", monthlyCost, `Used this month: ${usd(usage.cost)}`))),
     messages);
 }
 
