@@ -13,12 +13,11 @@ import { deadline } from "./reviews.js";
 
 export async function render(page, { params, signal }) {
   const path = `/reviews/${encodeURIComponent(params.entityType)}/${encodeURIComponent(params.entityId)}`;
-  const review = await api.get(path, undefined, { signal });
-  const run = review.run_id ? await api.get(`/runs/${review.run_id}`, undefined, { signal }) : null;
-  await show(page, review, run, { path, signal });
+  await show(page, await api.get(path, undefined, { signal }), { path, signal });
 }
 
-async function show(page, review, run, context) {
+async function show(page, review, context) {
+  const run = review.run_id ? await api.get(`/runs/${review.run_id}`, undefined, { signal: context.signal }) : null;
   const sources = retrievedSources(run);
   fill(page,
     heading(review.summary || label(review.entity_type),
@@ -28,7 +27,7 @@ async function show(page, review, run, context) {
       panel("Citations", citationsView(review.citations, sources))),
     sources.length ? panel("Sources the run retrieved", sourcesView(sources, review.citations)) : null,
     panel("Made by", madeBy(review, run)),
-    review.decision ? await decisionView(review, context.signal) : decideForm(page, review, run, context));
+    review.decision ? await decisionView(review, context.signal) : decideForm(page, review, context));
 }
 
 function proposalView(proposal) {
@@ -126,7 +125,7 @@ function at(document, pointer) {
     .reduce((value, key) => (value === null || value === undefined ? undefined : value[key]), document);
 }
 
-function decideForm(page, review, run, { path, signal }) {
+function decideForm(page, review, { path, signal }) {
   const open = review.status === "pending" || review.status === "escalated";
   if (!open) return panel("Decision", h("p", { class: "muted" }, `This item is ${label(review.status)}; nobody decided it.`));
   if (!can("decide_reviews")) return null;
@@ -137,8 +136,7 @@ function decideForm(page, review, run, { path, signal }) {
   const editing = h("div", { class: "editing", hidden: true }, h("h3", {}, "Edit the proposal"), editor.element);
   const decide = async (decision, extra = {}) => {
     const body = { decision, ...(comment.value.trim() ? { comment: comment.value.trim() } : {}), ...extra };
-    const decided = await api.post(`${path}/decision`, body, { signal });
-    await show(page, decided, run, { path, signal });
+    await show(page, await api.post(`${path}/decision`, body, { signal }), { path, signal });
   };
   const submitEdit = actionButton("Approve with edits", async () => {
     const changes = editor.changes();

@@ -20,7 +20,6 @@ export async function render(page, { params, signal }) {
   const requester = run.requested_by_id ? await userName(run.requested_by_id, signal) : run.requested_by_type;
   let lastEventId = Math.max(0, ...run.events.map((event) => event.id));
   let following = false;
-  let reloading = null;
 
   const status = h("span", { class: "live-status" });
   const liveness = h("span", { class: "liveness" });
@@ -55,25 +54,41 @@ export async function render(page, { params, signal }) {
     run = { ...run, ...updated };
     paint();
     paintActions();
+    reload();
     follow();
   }
 
+  // The run read again after an event, for its steps, model calls and output. An event that arrives while
+  // it is being read asks for one more reading; and what was read never takes the run back to an older
+  // state than the newest event seen.
+  let reloading = null;
+  let readAgain = false;
   const reload = () => {
-    reloading ??= api.get(path, undefined, { signal }).then((fresh) => {
-      run = fresh;
+    if (reloading) {
+      readAgain = true;
+      return;
+    }
+    reloading = api.get(path, undefined, { signal }).then((fresh) => {
+      run = withEvents(fresh, run.events);
       paint();
       paintActions();
+    }).catch((error) => {
+      if (!signal.aborted) fill(streamMessages, problem(error));
     }).finally(() => {
       reloading = null;
+      if (readAgain && !signal.aborted) {
+        readAgain = false;
+        reload();
+      }
     });
   };
 
   const onEvent = ({ data }) => {
     lastEventId = Math.max(lastEventId, data.id);
-    if (!run.events.some((event) => event.id === data.id)) run = { ...run, status: data.to_status, events: [...run.events, data] };
+    run = withEvents(run, [data]);
     paint();
     paintActions();
-    reload();  // its steps, model calls and output
+    reload();
   };
 
   function follow() {
@@ -97,6 +112,13 @@ export async function render(page, { params, signal }) {
   paint();
   paintActions();
   follow();
+}
+
+/** `run` with `events` added (each once, in order), its status that of the newest event. */
+function withEvents(run, events) {
+  const byId = new Map([...run.events, ...events].map((event) => [event.id, event]));
+  const all = [...byId.values()].sort((a, b) => a.id - b.id);
+  return { ...run, events: all, status: all.at(-1)?.to_status ?? run.status };
 }
 
 function summary(run, requester) {
