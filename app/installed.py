@@ -25,6 +25,7 @@ INSTALLED: tuple[str, ...] = (
     "app.coaching.service",
     "app.agents.coaching",
     "app.pipelines.tasks",
+    "app.webhooks.tasks",
 )
 
 TASK_MODULES: tuple[str, ...] = (

@@ -1,6 +1,10 @@
-"""Durable signals from lower layers to the pipelines above them, without importing them: a task name on
-the outbox, written in the caller's transaction and, after commit, published (app.core.outbox) or, in a
-worker, done at once by the process that committed it (the pipelines domain registers how)."""
+"""Durable signals from lower layers to the domains above them, without importing them: a task name on the
+outbox, written in the caller's transaction and, after commit, done at once by the process that committed
+it where the domain registered how (app.core.outbox.run_in_process), else published.
+
+- `pipelines.advance`: a pipeline's stage may have moved (a run ended, a review was decided, an email left);
+- `runs.announce_outcome`: a run succeeded, failed or was dead-lettered in a tenant that wants to know
+  (its webhooks); written by the run's outcome statement itself (app.runs.state)."""
 
 import uuid
 
@@ -10,6 +14,8 @@ from app.core import outbox
 
 PIPELINE_ADVANCE_TASK = "pipelines.advance"
 PIPELINE_QUEUE = "pipeline"
+RUN_OUTCOME_TASK = "runs.announce_outcome"
+RUN_OUTCOME_QUEUE = "webhooks"
 
 
 def advance_pipeline(session: Session, tenant_id: uuid.UUID, pipeline_id: uuid.UUID | None) -> None:
@@ -30,3 +36,7 @@ def advance_pending(session: Session, pipeline_id: uuid.UUID | None) -> bool:
 
 def advance_kwargs(tenant_id: uuid.UUID, pipeline_id: uuid.UUID) -> dict[str, str]:
     return {"pipeline_id": str(pipeline_id), "tenant_id": str(tenant_id)}
+
+
+def run_outcome_kwargs(tenant_id: uuid.UUID, run_id: uuid.UUID, status: str, attempt: int) -> dict[str, str | int]:
+    return {"run_id": str(run_id), "tenant_id": str(tenant_id), "status": status, "attempt": attempt}

@@ -2,7 +2,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import ForeignKey, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, IdMixin, TenantMixin, TimestampMixin
@@ -15,6 +15,9 @@ class Tenant(IdMixin, TimestampMixin, Base):
     slug: Mapped[str] = mapped_column(String(80), unique=True)
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # A run's end writes an announcement for the layers above (app.runs.state) only when one wants it: the
+    # webhooks domain keeps this true while an enabled endpoint subscribes to run events.
+    announce_run_outcomes: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class User(IdMixin, TenantMixin, TimestampMixin, Base):

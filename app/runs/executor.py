@@ -38,7 +38,9 @@ from app.core.context import TenantContext
 from app.core.db import Script, driver_connection, get_engine, get_sessionmaker, script_connection, session_scope
 from app.core.failpoints import failpoint
 from app.core.metrics import RUN_DURATION, RUN_QUEUE_LATENCY, RUNS_FINISHED
-from app.core.signals import PIPELINE_ADVANCE_TASK, PIPELINE_QUEUE, advance_kwargs
+from app.core.signals import (
+    PIPELINE_ADVANCE_TASK, PIPELINE_QUEUE, RUN_OUTCOME_QUEUE, RUN_OUTCOME_TASK, advance_kwargs, run_outcome_kwargs,
+)
 from app.models import AgentRun, RunStep
 from app.runs.errors import PermanentError, RunCancelled, RunError
 from app.runs.service import schedule_execution
@@ -408,7 +410,8 @@ _OUTCOME_COLUMNS = {
 }
 _FINISH = {
     target: Script(transition_sql((S.running,), target, (*columns, "finished_at", "lease_expires_at"), fenced=True)
-                   + "SELECT m.status, (SELECT id FROM signal), m.pipeline_id FROM moved m")
+                   + "SELECT m.status, m.attempt, m.pipeline_id, (SELECT id FROM signal), (SELECT id FROM announcement) "
+                     "FROM moved m")
     for target, columns in _OUTCOME_COLUMNS.items()
 }
 
@@ -431,18 +434,24 @@ def _record_outcome(connection: Connection, run: Claimed, kind: str, value: Any)
         return _fenced(kind)
     if target in TERMINAL:
         RUNS_FINISHED.labels(run.agent, target.value).inc()
-    _, signal_id, pipeline_id = rows[0]
+    _, attempt, pipeline_id, signal_id, announcement_id = rows[0]
+    committed = []
     if signal_id is not None:
-        _signal_pipeline(signal_id, pipeline_id, run.tenant_id)
+        committed.append(outbox.Pending(signal_id, PIPELINE_ADVANCE_TASK, PIPELINE_QUEUE,
+                                        advance_kwargs(run.tenant_id, pipeline_id)))
+    if announcement_id is not None:
+        committed.append(outbox.Pending(announcement_id, RUN_OUTCOME_TASK, RUN_OUTCOME_QUEUE,
+                                        run_outcome_kwargs(run.tenant_id, run.id, target.value, attempt)))
+    if committed:
+        _after_outcome(committed)
     return target.value
 
 
-def _signal_pipeline(signal_id: int, pipeline_id: uuid.UUID, tenant_id: uuid.UUID) -> None:
-    """Act on the pipeline's advance signal that the outcome committed: in a worker, advance it here and now
-    (app.core.outbox.run_in_process). A crash before this leaves it to the outbox relay, a moment later."""
+def _after_outcome(committed: list[outbox.Pending]) -> None:
+    """Act on what the outcome's statement wrote to the outbox: the pipeline advanced here and now, the
+    outcome announced (app.core.outbox.run_in_process). A crash before this leaves it to the outbox relay."""
     failpoint("run.after_outcome")
-    outbox.dispatch([outbox.Pending(signal_id, PIPELINE_ADVANCE_TASK, PIPELINE_QUEUE,
-                                    advance_kwargs(tenant_id, pipeline_id))])
+    outbox.dispatch(committed)
 
 
 def _record_transient(connection: Connection, run: Claimed, error: dict[str, Any], retry_after: float | None) -> str | None:

@@ -14,7 +14,10 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from app.core import outbox
 from app.core.metrics import RUNS_FINISHED
-from app.core.signals import PIPELINE_ADVANCE_TASK, PIPELINE_QUEUE, advance_kwargs, advance_pending
+from app.core.signals import (
+    PIPELINE_ADVANCE_TASK, PIPELINE_QUEUE, RUN_OUTCOME_QUEUE, RUN_OUTCOME_TASK, advance_kwargs, advance_pending,
+    run_outcome_kwargs,
+)
 from app.models import AgentRun
 
 
@@ -80,14 +83,17 @@ def transition(session: Session, run: AgentRun, target: RunStatus, *, expected: 
     params = transition_params(run.id, run.tenant_id, now, values, detail, held_attempt=run.attempt if fenced else None,
                                signal=not advance_pending(session, run.pipeline_id))
     session.flush()  # pending ORM changes go first, as an ORM statement would have autoflushed them
-    row = session.connection().exec_driver_sql(sql + "SELECT m.attempt, (SELECT id FROM signal) FROM moved m",
-                                               params).first()
+    row = session.connection().exec_driver_sql(
+        sql + "SELECT m.attempt, (SELECT id FROM signal), (SELECT id FROM announcement) FROM moved m", params).first()
     if row is None:
         return False
-    new_attempt, signal_id = row
+    new_attempt, signal_id, announcement_id = row
     if signal_id is not None:
         outbox.track(session, signal_id, PIPELINE_ADVANCE_TASK, PIPELINE_QUEUE,
                      advance_kwargs(run.tenant_id, run.pipeline_id))
+    if announcement_id is not None:
+        outbox.track(session, announcement_id, RUN_OUTCOME_TASK, RUN_OUTCOME_QUEUE,
+                     run_outcome_kwargs(run.tenant_id, run.id, target.value, new_attempt))
     # The row is already written: update the loaded object without making it dirty (no second UPDATE).
     for key, value in {**values, "status": target.value, "updated_at": now, "attempt": new_attempt}.items():
         set_committed_value(run, key, value)
@@ -123,9 +129,11 @@ def transition_sql(from_states: tuple[RunStatus, ...], target: RunStatus, column
     """`WITH prior, moved, event`: lock the run if it is in one of `from_states` (and, if `fenced`, still
     at attempt %(held_attempt)s, and `condition` holds), move it to `target` setting `columns`, and append
     its event, in one statement; a run of a pipeline reaching a terminal state or awaiting_review also
-    writes the pipeline's advance signal (`signal`: its outbox id). The caller appends what to return
-    `FROM moved` (one row, or none if the run was elsewhere). `new_attempt` increments the attempt (a claim). Parameters: run_id,
-    tenant_id, now, detail, held_attempt, one per column."""
+    writes the pipeline's advance signal (`signal`: its outbox id), and one that succeeded, failed or was
+    dead-lettered its announcement (`announcement`: its outbox id) when its tenant wants that. The caller
+    appends what to return `FROM moved` (one row, or none if the run was elsewhere). `new_attempt`
+    increments the attempt (a claim). Parameters: run_id, tenant_id, now, detail, held_attempt, signal,
+    one per column."""
     if legal_only:
         for state in from_states:
             if not can_transition(state, target):
@@ -137,7 +145,9 @@ def transition_sql(from_states: tuple[RunStatus, ...], target: RunStatus, column
     sets = ", ".join([f"status = '{target.value}'", "updated_at = %(now)s", *(f"{c} = %({c})s" for c in columns),
                       *(["attempt = r.attempt + 1"] if new_attempt else [])])
     fence = "AND attempt = %(held_attempt)s" if fenced else ""
-    signal = _PIPELINE_SIGNAL if target in TERMINAL or target is S.awaiting_review else "SELECT NULL::bigint AS id"
+    nothing = "SELECT NULL::bigint AS id"
+    signal = _PIPELINE_SIGNAL if target in TERMINAL or target is S.awaiting_review else nothing
+    announcement = _OUTCOME_ANNOUNCEMENT if target in ANNOUNCED else nothing
     return f"""
 WITH prior AS (
     SELECT id, status FROM agent_runs
@@ -151,6 +161,8 @@ WITH prior AS (
     SELECT tenant_id, id, from_status, status, attempt, %(detail)s::jsonb FROM moved
 ), signal AS (
     {signal}
+), announcement AS (
+    {announcement}
 )
 """
 
@@ -161,6 +173,18 @@ _PIPELINE_SIGNAL = f"""INSERT INTO outbox (task, queue, kwargs, countdown_second
     SELECT '{PIPELINE_ADVANCE_TASK}', '{PIPELINE_QUEUE}',
            jsonb_build_object('pipeline_id', pipeline_id::text, 'tenant_id', tenant_id::text), 0, now(), 0
     FROM moved WHERE pipeline_id IS NOT NULL AND %(signal)s
+    RETURNING id"""
+
+
+# A run that succeeded, failed or was dead-lettered is announced in the same statement, to the tenant's webhooks,
+# when the tenant wants that (`tenants.announce_run_outcomes`, kept by app.webhooks): a join on the tenant's
+# row is all it costs the others.
+ANNOUNCED = frozenset({S.succeeded, S.failed, S.dead_lettered})
+_OUTCOME_ANNOUNCEMENT = f"""INSERT INTO outbox (task, queue, kwargs, countdown_seconds, available_at, publish_attempts)
+    SELECT '{RUN_OUTCOME_TASK}', '{RUN_OUTCOME_QUEUE}',
+           jsonb_build_object('run_id', m.id::text, 'tenant_id', m.tenant_id::text, 'status', m.status,
+                              'attempt', m.attempt), 0, now(), 0
+    FROM moved m JOIN tenants t ON t.id = m.tenant_id WHERE t.announce_run_outcomes
     RETURNING id"""
 
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic_core import to_jsonable_python
-from sqlalchemy import select, update
+from sqlalchemy import exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.audit import service as audit
@@ -19,7 +19,8 @@ from app.core.config import get_settings
 from app.core.context import TenantContext
 from app.core.errors import Conflict, NotFound, UnprocessableEntity
 from app.core.scope import get_or_404, scoped
-from app.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from app.models import AgentRun, Tenant, WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from app.runs.state import RunStatus
 from app.webhooks import signing, targets
 from app.webhooks.schemas import (
     AttemptOut, DeliveryOut, EventType, WebhookCreate, WebhookCreated, WebhookOut, WebhookUpdate,
@@ -32,16 +33,20 @@ WEBHOOKS_QUEUE = "webhooks"
 # --- emitting ----------------------------------------------------------------------------------
 
 
-def emit(session: Session, tenant_id: uuid.UUID, event_type: EventType, payload: dict[str, Any]) -> WebhookEvent | None:
+def emit(session: Session, tenant_id: uuid.UUID, event_type: EventType, payload: dict[str, Any], *,
+         message_id: str | None = None) -> WebhookEvent | None:
     """Announce `event_type` to the tenant's subscribed endpoints, in the caller's transaction. Nothing is
-    written when no enabled endpoint wants the type."""
+    written when no enabled endpoint wants the type, or when the event `message_id` names exists already
+    (an announcement made again after a crash keeps its id, so receivers see one event)."""
     endpoint_ids = session.scalars(
         select(WebhookEndpoint.id).where(WebhookEndpoint.tenant_id == tenant_id, WebhookEndpoint.enabled,
                                          WebhookEndpoint.events.contains([event_type.value]))).all()
     if not endpoint_ids:
         return None
-    event = WebhookEvent(tenant_id=tenant_id, message_id=f"msg_{uuid.uuid4().hex}", type=event_type.value,
-                         payload=to_jsonable_python(payload))
+    if message_id is not None and session.scalar(select(WebhookEvent.id).where(WebhookEvent.message_id == message_id)):
+        return None
+    event = WebhookEvent(tenant_id=tenant_id, message_id=message_id or f"msg_{uuid.uuid4().hex}",
+                         type=event_type.value, payload=to_jsonable_python(payload))
     session.add(event)
     session.flush()
     now = datetime.now(UTC)
@@ -52,6 +57,34 @@ def emit(session: Session, tenant_id: uuid.UUID, event_type: EventType, payload:
     for delivery in deliveries:
         enqueue_delivery(session, delivery.id, tenant_id)
     return event
+
+
+RUN_EVENTS = {RunStatus.succeeded: EventType.run_succeeded, RunStatus.failed: EventType.run_failed,
+              RunStatus.dead_lettered: EventType.run_dead_lettered}
+
+
+def announce_run_outcome(session: Session, tenant_id: uuid.UUID, run_id: uuid.UUID, status: str, attempt: int) -> None:
+    """The `run.*` event of a run's end (app.core.signals.RUN_OUTCOME_TASK). Its id derives from the run, its
+    status and attempt: announced twice, it is one event; a run retried and failing again is another."""
+    run = session.get(AgentRun, run_id)
+    if run is None:
+        return
+    message_id = f"msg_{uuid.uuid5(uuid.NAMESPACE_URL, f'agentline:run:{run_id}:{status}:{attempt}').hex}"
+    emit(session, tenant_id, RUN_EVENTS[RunStatus(status)], {
+        "run": {"id": run.id, "agent": run.agent, "status": status, "attempt": attempt, "pipeline_id": run.pipeline_id,
+                "output": run.output if status == RunStatus.succeeded else None,
+                "error": run.error if status != RunStatus.succeeded else None,
+                "created_at": run.created_at, "finished_at": run.finished_at}}, message_id=message_id)
+
+
+def _keep_run_announcements(session: Session, tenant_id: uuid.UUID) -> None:
+    """Tell the run engine whether this tenant's run outcomes are wanted: while an enabled endpoint subscribes
+    to a run event (`tenants.announce_run_outcomes`, read by the outcome statement)."""
+    session.flush()
+    wanted = session.scalar(select(exists().where(
+        WebhookEndpoint.tenant_id == tenant_id, WebhookEndpoint.enabled,
+        or_(*(WebhookEndpoint.events.contains([event.value]) for event in RUN_EVENTS.values())))))
+    session.execute(update(Tenant).where(Tenant.id == tenant_id).values(announce_run_outcomes=wanted))
 
 
 def enqueue_delivery(session: Session, delivery_id: uuid.UUID, tenant_id: uuid.UUID, delay_seconds: float = 0) -> None:
@@ -79,7 +112,7 @@ def create_endpoint(session: Session, ctx: TenantContext, body: WebhookCreate) -
                                events=sorted({event.value for event in body.events}), secret=signing.new_secret(),
                                enabled=True)
     session.add(endpoint)
-    session.flush()
+    _keep_run_announcements(session, ctx.tenant_id)
     session.refresh(endpoint)
     after = _out(endpoint)
     audit.record(session, ctx, "webhook.create", "webhook", endpoint.id, after=after)
@@ -109,7 +142,7 @@ def update_endpoint(session: Session, ctx: TenantContext, endpoint_id: uuid.UUID
         endpoint.failing_since = None
     elif body.enabled is False and endpoint.enabled:
         disable(session, endpoint, "disabled by an admin")
-    session.flush()
+    _keep_run_announcements(session, ctx.tenant_id)
     session.refresh(endpoint)
     audit.record(session, ctx, "webhook.update", "webhook", endpoint.id, before=before, after=_out(endpoint))
     return endpoint
@@ -119,7 +152,7 @@ def delete_endpoint(session: Session, ctx: TenantContext, endpoint_id: uuid.UUID
     endpoint = get_endpoint(session, ctx, endpoint_id, for_update=True)
     before = _out(endpoint)
     session.delete(endpoint)
-    session.flush()
+    _keep_run_announcements(session, ctx.tenant_id)
     audit.record(session, ctx, "webhook.delete", "webhook", endpoint_id, before=before)
 
 
@@ -131,6 +164,7 @@ def disable(session: Session, endpoint: WebhookEndpoint, reason: str) -> None:
     session.execute(update(WebhookDelivery)
                     .where(WebhookDelivery.endpoint_id == endpoint.id, WebhookDelivery.status == "pending")
                     .values(status="dead", next_attempt_at=None, last_error=f"endpoint disabled: {reason}"[:500]))
+    _keep_run_announcements(session, endpoint.tenant_id)
 
 
 # --- deliveries --------------------------------------------------------------------------------

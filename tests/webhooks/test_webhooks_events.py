@@ -104,3 +104,58 @@ def test_nothing_is_written_for_a_tenant_without_endpoints(db):
     tenant = make_tenant(db)
     _open_review(db, tenant)
     assert _events(db, tenant.id) == []
+
+
+def _announcements(db, run_id) -> list[OutboxMessage]:
+    return [message for message in db.scalars(select(OutboxMessage).where(OutboxMessage.task == "runs.announce_outcome"))
+            if message.kwargs["run_id"] == str(run_id)]
+
+
+def _ended_run(db, tenant, target):
+    from app.runs import service as runs
+    from app.runs.state import RunStatus, transition
+
+    rebind(db, tenant.id)
+    run = runs.create_run(db, TenantContext.system(tenant.id), "echo", {"message": "hello"})
+    assert transition(db, run, RunStatus.running, attempt=1)
+    assert transition(db, run, target, **({"output": {"echo": "hello"}} if target is RunStatus.succeeded else {}))
+    return run
+
+
+def test_a_run_s_end_is_announced_in_its_outcome_statement_while_an_endpoint_wants_run_events(db, webhook_settings):
+    from app.runs.state import RunStatus
+
+    tenant = _subscribed(db, webhook_settings, EventType.run_failed)
+    for target in (RunStatus.succeeded, RunStatus.failed):  # which event an endpoint wants is the handler's
+        run = _ended_run(db, tenant, target)
+        assert [message.kwargs for message in _announcements(db, run.id)] == [
+            {"run_id": str(run.id), "tenant_id": str(tenant.id), "status": target.value, "attempt": 1}]
+    assert _announcements(db, _ended_run(db, tenant, RunStatus.cancelled).id) == []  # not an event
+
+
+def test_a_tenant_whose_endpoints_want_no_run_events_has_no_announcement_written(db, client, webhook_settings):
+    from app.runs.state import RunStatus
+
+    tenant = _subscribed(db, webhook_settings, EventType.run_succeeded)
+    [endpoint] = service.list_endpoints(db, TenantContext.system(tenant.id))
+    response = client.patch(f"/api/v1/webhooks/{endpoint.id}", json={"events": ["invoice.issued"]},
+                            headers=tenant.headers(Role.admin))
+    assert response.status_code == 200, response.text
+    assert _announcements(db, _ended_run(db, tenant, RunStatus.succeeded).id) == []
+    response = client.patch(f"/api/v1/webhooks/{endpoint.id}", json={"events": ["run.succeeded"]},
+                            headers=tenant.headers(Role.admin))
+    assert len(_announcements(db, _ended_run(db, tenant, RunStatus.succeeded).id)) == 1
+    client.delete(f"/api/v1/webhooks/{endpoint.id}", headers=tenant.headers(Role.admin))
+    assert _announcements(db, _ended_run(db, tenant, RunStatus.succeeded).id) == []
+
+
+def test_announcing_a_run_twice_makes_one_event(db, webhook_settings):
+    from app.runs.state import RunStatus
+
+    tenant = _subscribed(db, webhook_settings, EventType.run_succeeded)
+    run = _ended_run(db, tenant, RunStatus.succeeded)
+    for _ in range(2):
+        service.announce_run_outcome(db, tenant.id, run.id, "succeeded", 1)
+    [event] = _events(db, tenant.id)
+    assert event.type == "run.succeeded" and event.payload["run"]["id"] == str(run.id)
+    assert event.payload["run"]["output"] == {"echo": "hello"} and event.payload["run"]["error"] is None
