@@ -1,7 +1,8 @@
 """The demo: a tenant with one user per role, seeded through the service layer and checked through the API;
 then the business through the API, as its people would: the admin sets the ideal customer profile, the
-operator uploads the ICP document, the price book and five leads (a CSV import) and starts a pipeline for
-each lead, the reviewer approves, edits or rejects what the agents propose (app.demo_data says which);
+operator uploads the ICP document, the price book and six leads (a CSV import) and starts a pipeline for
+each lead, the reviewer approves, edits or rejects what the agents propose (app.demo_data says which) and
+leaves one email pending for a person to decide in the console;
 and tables of the pipelines, the runs, the emails sent and the deals.
 
 `run_demo(base_url)` is what `python -m app demo` and `python -m app dev` call. It is idempotent: an
@@ -177,18 +178,29 @@ def drive_pipelines(client: httpx.Client, leads: list[dict], timeout: float = 18
         for review in _ok(client.get("/api/v1/reviews", params={"status": "pending", "limit": 200},
                                      headers=reviewer))["items"]:
             lead = by_pipeline.get(review["pipeline_id"] or "")
-            if lead is not None:
+            if lead is not None and not _left_for_you(lead, review["entity_type"]):
                 _decide(client, reviewer, review, demo_data.REVIEW_PLAN.get(lead["email"], {}))
         pipelines = [_ok(client.get(f"/api/v1/pipelines/{pipeline_id}", headers=operator)) for pipeline_id in by_pipeline]
         for pipeline in pipelines:
             if pipeline["current_stage"] == "negotiation":
                 _client_moves(client, operator, pipeline, by_pipeline[pipeline["id"]])
-        if all(pipeline["status"] != "running" for pipeline in pipelines):
+        if all(_settled(pipeline, by_pipeline[pipeline["id"]]) for pipeline in pipelines):
             break
         time.sleep(0.5)
     for pipeline in pipelines:
         pipeline["lead"] = by_pipeline[pipeline["id"]]
     return pipelines
+
+
+def _left_for_you(lead: dict, entity_type: str) -> bool:
+    return demo_data.REVIEW_PLAN.get(lead["email"], {}).get(entity_type) == demo_data.LEFT_FOR_YOU
+
+
+def _settled(pipeline: dict, lead: dict) -> bool:
+    """Ended, or waiting for a review the demo leaves for a person."""
+    stage = pipeline["current_stage"] or ""
+    return pipeline["status"] != "running" or (stage.startswith("review_")
+                                               and _left_for_you(lead, stage.removeprefix("review_")))
 
 
 def drive_coaching(client: httpx.Client, timeout: float = 120) -> list[dict]:
@@ -293,6 +305,8 @@ def print_pipelines(pipelines: list[dict]) -> None:
     print(f"  {'lead':<{width}} {'status':<10} {'stage / reason'}")
     for pipeline in pipelines:
         where = pipeline["stopped_reason"] or pipeline["current_stage"] or "every stage done"
+        if _settled(pipeline, pipeline["lead"]) and pipeline["status"] == "running":
+            where += ": left for you to decide in the console"
         print(f"  {pipeline['lead']['email']:<{width}} {pipeline['status']:<10} {where}")
 
 
@@ -386,7 +400,7 @@ def run_demo(base_url: str) -> int:
         print_negotiations(client)
         print_invoices(client)
         print_coaching(client, coaching)
-    if any(pipeline["status"] == "running" for pipeline in pipelines):
+    if not all(_settled(pipeline, pipeline["lead"]) for pipeline in pipelines):
         print("error: some demo pipelines did not finish; is a worker running (`python -m app worker`)?",
               file=sys.stderr)
         return 1

@@ -1,4 +1,4 @@
-"""What the demo tenant sells and to whom: its ideal customer profile, price book and five leads of
+"""What the demo tenant sells and to whom: its ideal customer profile, price book and six leads of
 different fit, with what the demo reviewer does with each lead's email and proposal; its negotiation and
 finance settings; and two coaching clients with their plan and check-ins."""
 
@@ -59,9 +59,12 @@ Ruben de Groot,ruben@ledgerly.example,Ledgerly,HR Director,fintech,120,NL,Europe
 Sophie Brandt,sophie.brandt@kanzlei-brandt.example,Kanzlei Brandt,Office Manager,professional services,60,AT,Europe/Vienna,,website,
 Tom Baker,tom@cornerbakery.example,Corner Bakery,Owner,retail,6,GB,Europe/London,,walk-in,Single shop
 Mia Jensen,mia.jensen@quietmail.example,Northwind Analytics,People Partner,software,300,DE,Europe/Berlin,,conference,
+Jana Novak,jana.novak@fernhill.example,Fernhill Consulting,HR Director,professional services,150,AT,Europe/Vienna,https://fernhill.example,referral,Wants a pilot for the Vienna office
 """
 
-# The demo reviewer's decisions, by lead email: on the first email, then on the proposal.
+# The demo reviewer's decisions, by lead email: on the first email, then on the proposal. A review left for you
+# stays pending, for a person to decide in the console (/console).
+LEFT_FOR_YOU = "leave"
 EDITED_SUBJECT = "An idea for the Ledgerly team's wellbeing"
 REVIEW_PLAN = {
     "lena.vogel@brightstack.example": {"email": "approve", "proposal": "approve"},
@@ -69,6 +72,7 @@ REVIEW_PLAN = {
     "sophie.brandt@kanzlei-brandt.example": {"email": "reject"},
     "tom@cornerbakery.example": {},  # disqualified by the SDR agent: no email to review
     "mia.jensen@quietmail.example": {"email": "approve"},  # its domain is suppressed: nothing is sent
+    "jana.novak@fernhill.example": {"email": LEFT_FOR_YOU},  # pending in the console's inbox
 }
 SUPPRESSED_DOMAIN = "quietmail.example"
 

@@ -38,6 +38,8 @@ def test_the_demo_tells_the_story_from_lead_to_client_and_can_be_run_again(runni
     assert "rejected" in pipelines["sophie.brandt@kanzlei-brandt.example"]
     assert "disqualified" in pipelines["tom@cornerbakery.example"]
     assert "suppression list" in pipelines["mia.jensen@quietmail.example"]
+    waiting = pipelines["jana.novak@fernhill.example"]  # a review left pending, to decide in the console
+    assert "running" in waiting and "review_email: left for you to decide in the console" in waiting
     assert "An idea for the Ledgerly team's wellbeing" in first  # the reviewer's edit is what was sent
     assert len(list(outbox.glob("*.eml"))) == 2
     rounds = first.split("Negotiation rounds of tenant 'demo':")[1].split("\n\n")[0]
