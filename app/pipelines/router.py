@@ -1,18 +1,23 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, status
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Header, Query, Request, status
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, StreamingResponse
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
-from app.auth.deps import Authorized, CurrentContext, DbSession
+from app.auth.deps import Authorized, CurrentContext, DbSession, SessionFactory
 from app.auth.permissions import Permission
+from app.core import sse
 from app.core.context import TenantContext
+from app.core.db import session_scope
 from app.core.idempotency import run_idempotently
 from app.models import AgentRun, Pipeline, Review
 from app.pipelines import service
-from app.pipelines.schemas import PipelineCreate, PipelineDetail, PipelineOut, PipelinePage, StageOut
+from app.pipelines.schemas import (
+    PipelineCreate, PipelineDetail, PipelineEventOut, PipelineOut, PipelinePage, StageOut,
+)
 from app.pipelines.state import PipelineStatus
 
 router = APIRouter(tags=["pipelines"])
@@ -68,6 +73,25 @@ def list_pipelines(
 @router.get("/pipelines/{pipeline_id}", response_model=PipelineDetail)
 def get_pipeline(pipeline_id: uuid.UUID, session: DbSession, ctx: Authorized[Permission.read]) -> PipelineDetail:
     return _detail(session, ctx, service.get_pipeline(session, ctx, pipeline_id))
+
+
+@router.get("/pipelines/{pipeline_id}/events", response_class=StreamingResponse, responses=sse.RESPONSES)
+async def stream_pipeline_events(pipeline_id: uuid.UUID, request: Request, ctx: Authorized[Permission.read],
+                                 factory: SessionFactory,
+                                 last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None):
+    """Each stage's start and end as an SSE `stage` event, then the pipeline's end as a `pipeline` event,
+    after which the stream closes (id = the change's number, so a reconnect resumes with Last-Event-ID)."""
+    await run_in_threadpool(_new_events, factory, ctx, pipeline_id, 0)  # 404 before the stream starts
+    return sse.event_stream(request, lambda after: _new_events(factory, ctx, pipeline_id, after),
+                            sse.last_event_id(last_event_id),
+                            name=lambda event: "stage" if event.stage else "pipeline",
+                            ends=lambda event: event.stage is None)
+
+
+def _new_events(factory: sessionmaker[Session], ctx: TenantContext, pipeline_id: uuid.UUID,
+                after: int) -> list[PipelineEventOut]:
+    with session_scope(ctx.tenant_id, factory) as session:
+        return service.pipeline_events(session, ctx, pipeline_id, after)
 
 
 @router.post("/pipelines/{pipeline_id}/cancel", response_model=PipelineDetail)

@@ -2,7 +2,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class PipelineCreate(BaseModel):
@@ -52,3 +52,20 @@ class PipelineDetail(PipelineOut):
 class PipelinePage(BaseModel):
     items: list[PipelineOut]
     next_cursor: str | None
+
+
+class PipelineEventOut(BaseModel):
+    """A change of the pipeline: a stage started or ended, or the pipeline itself ended (`stage` null)."""
+
+    id: int = Field(description="The change's place in the pipeline's history (stage p started: 2p+1, ended: "
+                                "2p+2; the pipeline ended: 2 × stages + 1); ids only grow")
+    stage: str | None = Field(description="The stage that changed; null when the pipeline ended")
+    position: int | None
+    from_status: str
+    to_status: str
+    run_id: uuid.UUID | None = None
+    review_id: uuid.UUID | None = None
+    entity_id: uuid.UUID | None = None
+    detail: dict[str, Any] | None = Field(None, description="What the stage ended with (its `reason` if it "
+                                                            "stopped the pipeline); the pipeline's `reason`")
+    created_at: datetime

@@ -22,6 +22,7 @@ from app.core.metrics import PIPELINES_FINISHED
 from app.core.pagination import decode_cursor, encode_cursor
 from app.core.scope import get_or_404, scoped
 from app.models import AgentRun, Client, Deal, EmailLog, Invoice, Lead, Pipeline, PipelineStage, Review
+from app.pipelines.schemas import PipelineEventOut
 from app.pipelines.stages import STAGES, STOP_REASONS, Stage
 from app.pipelines.state import (
     FINISHED_STAGE, PIPELINE_END, PipelineStatus, StageStatus, check_pipeline, check_stage,
@@ -326,3 +327,32 @@ def list_pipelines(session: Session, ctx: TenantContext, *, limit: int, cursor: 
 
 def get_pipeline(session: Session, ctx: TenantContext, pipeline_id: uuid.UUID) -> Pipeline:
     return get_or_404(session, ctx, Pipeline, pipeline_id, label="Pipeline")
+
+
+def pipeline_events(session: Session, ctx: TenantContext, pipeline_id: uuid.UUID,
+                    after_id: int = 0) -> list[PipelineEventOut]:
+    """The pipeline's changes after the one numbered `after_id`, oldest first: each stage's start and end,
+    then the pipeline's end. They are read from the stages' own times, with no table of their own: a stage
+    starts only once the one before it has succeeded, and the pipeline ends with its last change, so
+    numbering the changes by stage position numbers them in the order they were committed, and a stream
+    can resume after any of them."""
+    pipeline = get_pipeline(session, ctx, pipeline_id)
+    # Read after the pipeline, so an ended pipeline's stages are read with every change it ended after.
+    stages = stages_of(session, pipeline.id)
+    events = []
+    for stage in stages:
+        common = {"stage": stage.name, "position": stage.position, "run_id": stage.run_id,
+                  "review_id": stage.review_id, "entity_id": stage.entity_id}
+        if stage.started_at is not None:
+            events.append(PipelineEventOut(id=2 * stage.position + 1, from_status=S.pending, to_status=S.active,
+                                           created_at=stage.started_at, **common))
+        if stage.finished_at is not None:
+            events.append(PipelineEventOut(
+                id=2 * stage.position + 2, from_status=S.active if stage.started_at else S.pending,
+                to_status=stage.status, detail=stage.detail, created_at=stage.finished_at, **common))
+    if pipeline.finished_at is not None:
+        events.append(PipelineEventOut(
+            id=2 * len(stages) + 1, stage=None, position=None, from_status=P.running, to_status=pipeline.status,
+            detail={"reason": pipeline.stopped_reason} if pipeline.stopped_reason else None,
+            created_at=pipeline.finished_at))
+    return [event for event in events if event.id > after_id]

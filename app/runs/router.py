@@ -1,5 +1,3 @@
-import asyncio
-import json
 import uuid
 from datetime import datetime
 from typing import Annotated
@@ -11,6 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.auth.deps import Authorized, CurrentContext, DbSession, SessionFactory
 from app.auth.permissions import Permission
+from app.core import sse
 from app.core.context import TenantContext
 from app.core.db import session_scope
 from app.core.idempotency import IdempotentResponse, run_idempotently
@@ -22,8 +21,6 @@ from app.runs.state import TERMINAL, RunStatus
 
 router = APIRouter(tags=["runs"])
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]
-SSE_POLL_SECONDS = 0.5
-SSE_KEEPALIVE_SECONDS = 15.0
 
 
 @router.post("/agents/{agent}/run", status_code=status.HTTP_202_ACCEPTED, response_model=RunOut,
@@ -89,18 +86,16 @@ def override_run(run_id: uuid.UUID, body: OverrideRequest, session: DbSession, c
     return service.override_run(session, ctx, run_id, body)
 
 
-@router.get("/runs/{run_id}/events", response_class=StreamingResponse,
-            responses={200: {"content": {"text/event-stream": {}}, "description": "Server-sent events"}})
+@router.get("/runs/{run_id}/events", response_class=StreamingResponse, responses=sse.RESPONSES)
 async def stream_run_events(run_id: uuid.UUID, request: Request, ctx: Authorized[Permission.read],
                             factory: SessionFactory,
                             last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None):
     """Each state change as an SSE `state` event (id = event id, so a reconnect resumes with
     Last-Event-ID); the stream closes after the run reaches a terminal state."""
     await run_in_threadpool(_load_run, factory, ctx, run_id)  # 404 before the stream starts
-    after = int(last_event_id) if last_event_id and last_event_id.isascii() and last_event_id.isdigit() \
-        and len(last_event_id) <= 18 else 0
-    return StreamingResponse(_event_stream(request, factory, ctx, run_id, after), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return sse.event_stream(request, lambda after: _new_events(factory, ctx, run_id, after),
+                            sse.last_event_id(last_event_id), name=lambda _: "state",
+                            ends=lambda event: event.to_status in TERMINAL)
 
 
 def _load_run(factory: sessionmaker[Session], ctx: TenantContext, run_id: uuid.UUID) -> None:
@@ -111,24 +106,6 @@ def _load_run(factory: sessionmaker[Session], ctx: TenantContext, run_id: uuid.U
 def _new_events(factory: sessionmaker[Session], ctx: TenantContext, run_id: uuid.UUID, after: int) -> list[EventOut]:
     with session_scope(ctx.tenant_id, factory) as session:
         return [EventOut.model_validate(e) for e in service.run_events(session, ctx, run_id, after)]
-
-
-async def _event_stream(request: Request, factory: sessionmaker[Session], ctx: TenantContext, run_id: uuid.UUID,
-                        after: int):
-    """Polls run_events: any worker on any machine writes there, so no broker fan-out is needed."""
-    idle = 0.0
-    while not await request.is_disconnected():
-        events = await run_in_threadpool(_new_events, factory, ctx, run_id, after)
-        for event in events:
-            after = event.id
-            yield f"id: {event.id}\nevent: state\ndata: {json.dumps(event.model_dump(mode='json'))}\n\n"
-        if events and events[-1].to_status in TERMINAL:
-            return
-        idle = 0.0 if events else idle + SSE_POLL_SECONDS
-        if idle >= SSE_KEEPALIVE_SECONDS:
-            idle = 0.0
-            yield ": keep-alive\n\n"
-        await asyncio.sleep(SSE_POLL_SECONDS)
 
 
 @router.get("/dlq", response_model=RunPage)

@@ -1,6 +1,8 @@
 """The lead-to-proposal pipeline end to end: started through the HTTP API, its stages executed by real
 Celery workers, its reviews decided through the API, its email delivered to a real SMTP server."""
 
+import json
+import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
@@ -216,3 +218,30 @@ def test_whoever_commits_a_signal_advances_the_pipeline_itself(world, live_clien
                if row.kwargs["pipeline_id"] == pipeline["id"]]
     assert len(signals) == 2 and all(row.published_at is not None for row in signals)
     assert get_redis().llen("pipeline") == 0
+
+
+def test_the_event_stream_follows_the_pipeline_from_its_start_to_its_end(world, live_client, pipeline_cluster):
+    pipeline_cluster()
+    pipeline = _start(live_client, world, world.add_lead(**FIT_LEAD))
+    events: list[tuple[str, dict]] = []
+
+    def follow() -> None:
+        with live_client.stream("GET", f"/api/v1/pipelines/{pipeline['id']}/events",
+                                headers=world.tenant.headers(Role.viewer)) as stream:
+            name = None
+            for line in stream.iter_lines():
+                if line.startswith("event: "):
+                    name = line[len("event: "):]
+                elif line.startswith("data: "):
+                    events.append((name, json.loads(line[len("data: "):])))
+
+    follower = threading.Thread(target=follow, daemon=True)
+    follower.start()  # while the SDR run is still to come
+    email_id = _stage(_wait_for_stage(live_client, world, pipeline["id"], "review_email"), "review_email")["entity_id"]
+    assert _decide(live_client, world, "email", email_id, decision="reject", comment="not yet").status_code == 200
+    follower.join(60)
+    assert not follower.is_alive(), "the stream is still open after the pipeline ended"
+    assert [(name, data["stage"], data["to_status"]) for name, data in events] == [
+        ("stage", "sdr", "active"), ("stage", "sdr", "succeeded"), ("stage", "review_email", "active"),
+        ("stage", "review_email", "rejected"), ("pipeline", None, "rejected")]
+    assert "not yet" in events[-1][1]["detail"]["reason"]

@@ -1,6 +1,7 @@
 """The pipeline API without workers (rolled-back DB): starting, reading, cancelling; roles, tenants,
 idempotency, and how stages read their records."""
 
+import json
 import uuid
 
 import pytest
@@ -152,3 +153,76 @@ def test_a_transaction_signals_its_pipeline_once_however_many_of_its_changes_con
     advance_pipeline(db, tenant.id, pipeline_id)
     after = db.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.task == "pipelines.advance"))
     assert after - before == 1
+
+
+def _events(client, tenant, pipeline_id, role=Role.viewer, **headers) -> list[tuple[str, dict]]:
+    """Every event of the pipeline's stream, as (event name, data with its id), read until it closes."""
+    events, name, event_id = [], None, None
+    with client.stream("GET", f"/api/v1/pipelines/{pipeline_id}/events",
+                       headers={**tenant.headers(role), **headers}) as stream:
+        assert stream.status_code == 200 and stream.headers["content-type"].startswith("text/event-stream")
+        for line in stream.iter_lines():
+            if line.startswith("id: "):
+                event_id = int(line[len("id: "):])
+            elif line.startswith("event: "):
+                name = line[len("event: "):]
+            elif line.startswith("data: "):
+                data = json.loads(line[len("data: "):])
+                assert data["id"] == event_id
+                events.append((name, data))
+    return events
+
+
+def test_the_event_stream_tells_each_stage_change_and_closes_after_the_pipelines_end(db, client):
+    tenant = make_tenant(db)
+    body = _start(client, tenant, _lead(db, tenant)).json()
+    pipeline_id = uuid.UUID(body["id"])
+    run = db.get(AgentRun, uuid.UUID(body["stages"][0]["run_id"]))
+    assert transition(db, run, RunStatus.running, attempt=run.attempt + 1)
+    assert transition(db, run, RunStatus.awaiting_review, output={"email_id": str(uuid.uuid4()), "score": 90})
+    review = Review(tenant_id=tenant.id, entity_type="email", entity_id=uuid.UUID(run.output["email_id"]),
+                    agent="sdr", run_id=run.id, pipeline_id=pipeline_id, status="pending", proposal={},
+                    requested_by_type="system", deadline_at=run.updated_at)
+    db.add(review)
+    db.flush()
+    service.advance(db, tenant.id, pipeline_id)
+    review.status = "rejected"
+    db.flush()
+    assert service.advance(db, tenant.id, pipeline_id) == "rejected"
+
+    events = _events(client, tenant, pipeline_id)
+    assert [(name, data["stage"], data["from_status"], data["to_status"]) for name, data in events] == [
+        ("stage", "sdr", "pending", "active"), ("stage", "sdr", "active", "succeeded"),
+        ("stage", "review_email", "pending", "active"), ("stage", "review_email", "active", "rejected"),
+        ("pipeline", None, "running", "rejected")]
+    assert [data["id"] for _, data in events] == [1, 2, 3, 4, 21]
+    sdr_started, review_started, review_ended, ended = (data for i, (_, data) in enumerate(events) if i != 1)
+    assert sdr_started["run_id"] == str(run.id) and sdr_started["detail"] is None
+    assert (review_started["review_id"], review_started["entity_id"]) == (str(review.id), run.output["email_id"])
+    assert review_ended["detail"]["reason"] == "the email was rejected by a reviewer: no comment"
+    assert ended["detail"] == review_ended["detail"] and ended["position"] is None
+
+
+def test_a_cancelled_pipelines_stream_ends_every_stage_and_resumes_after_the_last_event_id(db, client):
+    tenant = make_tenant(db)
+    body = _start(client, tenant, _lead(db, tenant)).json()
+    client.post(f"/api/v1/pipelines/{body['id']}/cancel", headers=tenant.headers(Role.operator))
+    every = _events(client, tenant, body["id"])
+    assert [(data["stage"], data["from_status"], data["to_status"]) for _, data in every] == [
+        ("sdr", "pending", "active"), ("sdr", "active", "cancelled"),
+        *[(stage["name"], "pending", "cancelled") for stage in body["stages"][1:]], (None, "running", "cancelled")]
+    resumed = _events(client, tenant, body["id"], **{"Last-Event-ID": str(every[3][1]["id"])})
+    assert resumed == every[4:]
+    assert _events(client, tenant, body["id"], **{"Last-Event-ID": "not a number"}) == every
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_every_role_may_follow_a_pipeline_and_another_tenants_is_404(db, client, role):
+    owner, other = make_tenant(db), make_tenant(db)
+    rebind(db, owner.id)
+    pipeline_id = _start(client, owner, _lead(db, owner)).json()["id"]
+    client.post(f"/api/v1/pipelines/{pipeline_id}/cancel", headers=owner.headers(Role.operator))
+    assert _events(client, owner, pipeline_id, role)[-1][0] == "pipeline"
+    foreign = client.get(f"/api/v1/pipelines/{pipeline_id}/events", headers=other.headers(role))
+    assert foreign.status_code == 404 and foreign.headers["content-type"].startswith("application/problem+json")
+    assert client.get(f"/api/v1/pipelines/{uuid.uuid4()}/events", headers=owner.headers(role)).status_code == 404
