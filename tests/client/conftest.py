@@ -103,6 +103,10 @@ def tenant(factory) -> Tenant:
     return make_tenant(factory)
 
 
+def is_event_stream(request: httpx.Request) -> bool:
+    return request.url.path.endswith("/events")
+
+
 @dataclass
 class Fault:
     matches: Callable[[httpx.Request], bool]

@@ -10,13 +10,9 @@ import pytest
 from agentline_client import WaitTimeoutError
 from agentline_client.models import LeadCreate
 from app.auth.permissions import Role
-from tests.client.conftest import Sleeps, connect, make_tenant
+from tests.client.conftest import Sleeps, connect, is_event_stream, make_tenant
 
 pytestmark = pytest.mark.slow
-
-
-def is_event_stream(request) -> bool:
-    return request.url.path.endswith("/events")
 
 
 def test_wait_for_run_follows_its_event_stream_to_the_end(api, worker, wire, tenant):

@@ -87,7 +87,10 @@ class ClientBase(Resource[M], ABC):
                           poll_interval: float = 1.0) -> Op[PipelineDetail]:
         """Wait until the pipeline has ended (any status but running) and return it; `on_progress` is called
         with the pipeline each time its status or a stage's changes. A stage waiting for a review waits as
-        long as the review does. Raises WaitTimeoutError after `timeout` s."""
+        long as the review does.
+
+        Follows the pipeline's event stream, resuming it after a dropped connection, and polls every
+        `poll_interval` seconds where no stream can be had. Raises WaitTimeoutError after `timeout` s."""
         return report(follow_pipeline(self.core, pipeline_id, timeout=timeout, poll_interval=poll_interval),
                       on_progress)
 
