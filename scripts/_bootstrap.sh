@@ -54,8 +54,13 @@ ensure_requirements() {
 import hashlib, sys
 
 digest = hashlib.sha256(sys.version.encode())
-# requirements-dev.txt includes requirements.txt with -r, so a change to either must reinstall.
-for name in sorted({*sys.argv[1:], "requirements.txt"}):
+# requirements-dev.txt includes requirements.txt with -r, and installs the Python client from its folder
+# (editable: its code is live, but its own dependencies are read at install time), so a change to any of
+# them must reinstall.
+names = {*sys.argv[1:], "requirements.txt"}
+if "requirements-dev.txt" in names:
+    names.add("clients/python/pyproject.toml")
+for name in sorted(names):
     with open(name, "rb") as handle:
         digest.update(name.encode() + b"\0" + handle.read())
 print(digest.hexdigest())
