@@ -82,11 +82,16 @@ def test_a_reviewer_approves_an_email_and_sees_the_pipeline_move_on(console, pag
     decision = page.locator(".panel", has=page.get_by_role("heading", name="Decision"))
     expect(decision).to_contain_text("approved")
     expect(decision).to_contain_text("Reviewer")  # the reviewer, from the credentials
+    streams = []
+    page.on("request", lambda request: streams.append(request.url) if request.url.endswith("/events") else None)
     page.get_by_role("link", name="Follow its pipeline").click()
-    # The email is sent and the sales agent proposes: the pipeline now waits for the proposal's review.
+    # The email is sent and the sales agent proposes: the pipeline now waits for the proposal's review, which
+    # the page learns from the pipeline's event stream.
+    expect(page.locator(".liveness")).to_have_text("live")
     waiting = page.locator("ol.stages li.status-active").first
     expect(waiting).to_contain_text("review proposal", timeout=30_000)
     expect(waiting).to_contain_text("a reviewer")
+    assert len(streams) == 1 and re.search(r"/api/v1/pipelines/[0-9a-f-]+/events$", streams[0])
     assert console.stage("approve", "send_email")["status"] == "succeeded"
 
 

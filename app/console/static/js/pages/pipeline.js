@@ -1,49 +1,84 @@
-// One pipeline: every stage with its run or review, what it waits for and until when; read again every
-// few seconds while it runs (the API has no event stream for pipelines). Operators may cancel it.
+// One pipeline: every stage with its run or review, what it waits for and until when; read again at each
+// event of the pipeline's event stream (a stage started or ended) until it ends. Operators may cancel it.
 
 import * as api from "../api.js";
 import { add, fill, h } from "../dom.js";
 import { dateTime, label } from "../format.js";
 import { link } from "../router.js";
 import { can } from "../session.js";
-import { actionButton, badge, fields, heading, panel, runLink, table } from "../ui.js";
+import { actionButton, badge, fields, heading, panel, problem, runLink, table } from "../ui.js";
 import { leadName, stageStrip, waiting, withLead } from "./pipelines.js";
 
-const REFRESH_MS = 3000;
-
 export async function render(page, { params, signal }) {
+  const path = `/pipelines/${encodeURIComponent(params.id)}`;
   let pipeline = await withLead(encodeURIComponent(params.id), signal);
   let reviews = await reviewsOf(pipeline, signal);
+  let following = false;
+  const liveness = h("span", { class: "liveness" });
   const body = h("div", {});
   const messages = h("div", {});
-  add(page, heading(`Pipeline for ${leadName(pipeline.lead)}`), messages, body);
+  add(page, heading(`Pipeline for ${leadName(pipeline.lead)}`, h("p", { class: "meta" }, liveness)), messages, body);
 
-  const paint = () => fill(body,
-    panel(null, fields([
-      ["Status", badge(pipeline.status)],
-      ["Why it stopped", pipeline.stopped_reason],
-      ["Lead", pipeline.lead ? `${leadName(pipeline.lead)} <${pipeline.lead.email}>` : null],
-      ["Current stage", pipeline.current_stage ? label(pipeline.current_stage) : null],
-      ["Started", dateTime(pipeline.created_at)],
-      ["Finished", dateTime(pipeline.finished_at)],
-    ]), stageStrip(pipeline.stages)),
-    panel("Stages", stagesTable(pipeline.stages, reviews)),
-    pipeline.status === "running" && can("operate_runs")
-      ? panel("Actions", h("div", { class: "buttons" }, actionButton("Cancel pipeline", async () => {
-        pipeline = { ...(await api.post(`/pipelines/${pipeline.id}/cancel`, undefined, { signal })), lead: pipeline.lead };
-        paint();
-      }, messages, { kind: "danger", confirm: "Cancel this pipeline, its runs, its open reviews and its unsent email?" })),
-      h("p", { class: "muted" }, "Cancels its queued and running runs, its open reviews and its unsent email. It cannot be undone."))
-      : null);
+  const paint = () => {
+    fill(liveness, following ? h("span", { class: "live" }, "live") : "");
+    fill(body,
+      panel(null, fields([
+        ["Status", badge(pipeline.status)],
+        ["Why it stopped", pipeline.stopped_reason],
+        ["Lead", pipeline.lead ? `${leadName(pipeline.lead)} <${pipeline.lead.email}>` : null],
+        ["Current stage", pipeline.current_stage ? label(pipeline.current_stage) : null],
+        ["Started", dateTime(pipeline.created_at)],
+        ["Finished", dateTime(pipeline.finished_at)],
+      ]), stageStrip(pipeline.stages)),
+      panel("Stages", stagesTable(pipeline.stages, reviews)),
+      pipeline.status === "running" && can("operate_runs")
+        ? panel("Actions", h("div", { class: "buttons" }, actionButton("Cancel pipeline", async () => {
+          pipeline = { ...(await api.post(`${path}/cancel`, undefined, { signal })), lead: pipeline.lead };
+          paint();
+        }, messages, { kind: "danger", confirm: "Cancel this pipeline, its runs, its open reviews and its unsent email?" })),
+        h("p", { class: "muted" }, "Cancels its queued and running runs, its open reviews and its unsent email. It cannot be undone."))
+        : null);
+  };
+
+  // The pipeline and its reviews read again after an event. An event that arrives while they are being read
+  // asks for one more reading, so what is shown is never older than the newest event.
+  let reloading = null;
+  let readAgain = false;
+  const reload = () => {
+    if (reloading) {
+      readAgain = true;
+      return;
+    }
+    reloading = (async () => {
+      const fresh = { ...(await api.get(path, undefined, { signal })), lead: pipeline.lead };
+      reviews = await reviewsOf(fresh, signal);
+      pipeline = fresh;
+      paint();
+    })().catch((error) => {
+      if (!signal.aborted) fill(messages, problem(error));
+    }).finally(() => {
+      reloading = null;
+      if (readAgain && !signal.aborted) {
+        readAgain = false;
+        reload();
+      }
+    });
+  };
+
+  following = pipeline.status === "running";
   paint();
-
-  while (pipeline.status === "running") {
-    await new Promise((resolve) => setTimeout(resolve, REFRESH_MS));
-    if (signal.aborted) return;
-    pipeline = { ...(await api.get(`/pipelines/${pipeline.id}`, undefined, { signal })), lead: pipeline.lead };
-    reviews = await reviewsOf(pipeline, signal);
-    paint();
-  }
+  if (!following) return;
+  // The stream ends after the pipeline's own end; api.followEvents resumes it after a dropped connection.
+  (async () => {
+    try {
+      await api.followEvents(`${path}/events`, { signal, onEvent: reload });
+    } catch (error) {
+      if (!signal.aborted && !(error instanceof api.SignedOut)) fill(messages, problem(error));
+    } finally {
+      following = false;
+      if (!signal.aborted) paint();
+    }
+  })();
 }
 
 /** The pipeline's review items by id: a stage names its review, the item's page needs its entity. */
