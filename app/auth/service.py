@@ -1,5 +1,6 @@
-"""Login and refresh-token rotation. A refresh token is single use: presenting one that was already
-used means it leaked, so its whole family is revoked."""
+"""Login, refresh-token rotation and logout. A refresh token is single use: presenting one that was already
+used means it leaked, so its whole family (every token descending from one login) is revoked; so does a
+logout."""
 
 import uuid
 from datetime import UTC, datetime
@@ -55,10 +56,7 @@ def refresh(session: Session, refresh_token: str) -> TokenPair:
         raise Unauthorized("The refresh token has been revoked.")
     now = datetime.now(UTC)
     if stored.used_at is not None:
-        session.execute(
-            update(RefreshToken).where(RefreshToken.family_id == stored.family_id, RefreshToken.revoked_at.is_(None))
-            .values(revoked_at=now)
-        )
+        _revoke_family(session, stored.family_id, now)
         # The revocation must stick although the request fails: commit it before raising.
         session.commit()
         raise Unauthorized("The refresh token was already used; every token of its login has been revoked.")
@@ -69,6 +67,22 @@ def refresh(session: Session, refresh_token: str) -> TokenPair:
         raise Unauthorized("The user no longer has access to this tenant.")
     stored.used_at = now
     return _issue_pair(session, stored.user_id, claims.tenant_id, family_id=stored.family_id)
+
+
+def logout(session: Session, refresh_token: str) -> None:
+    """End the login the refresh token belongs to: every refresh token of its family is revoked. Ending it
+    again changes nothing. Access tokens already issued work until they expire (they are not looked up)."""
+    try:
+        claims = decode_token(refresh_token, "refresh")
+    except InvalidToken as exc:
+        raise Unauthorized("The refresh token is invalid or expired.") from exc
+    bind_tenant(session, claims.tenant_id)
+    _revoke_family(session, claims.family_id, datetime.now(UTC))
+
+
+def _revoke_family(session: Session, family_id: uuid.UUID | None, now: datetime) -> None:
+    session.execute(update(RefreshToken).where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+                    .values(revoked_at=now))
 
 
 def _issue_pair(session: Session, user_id: uuid.UUID, tenant_id: uuid.UUID, family_id: uuid.UUID) -> TokenPair:

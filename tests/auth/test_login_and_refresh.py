@@ -3,7 +3,7 @@
 from app.auth.permissions import Role
 from tests.builders import PASSWORD, add_user, make_tenant, rebind
 
-TOKEN, REFRESH, ME = "/api/v1/auth/token", "/api/v1/auth/refresh", "/api/v1/me"
+TOKEN, REFRESH, LOGOUT, ME = "/api/v1/auth/token", "/api/v1/auth/refresh", "/api/v1/auth/logout", "/api/v1/me"
 
 
 def _login(client, email: str, password: str = PASSWORD, tenant: str | None = None):
@@ -61,3 +61,28 @@ def test_a_deactivated_or_deleted_user_cannot_refresh(db, client):
         response = client.post(REFRESH, json={"refresh_token": pair["refresh_token"]})
         assert response.status_code == 401, response.text
         assert response.headers["content-type"].startswith("application/problem+json")
+
+
+def test_logout_revokes_the_whole_login_and_is_idempotent(db, client):
+    tenant = make_tenant(db)
+    pair = _login(client, tenant.emails[Role.reviewer]).json()
+    rotated = client.post(REFRESH, json={"refresh_token": pair["refresh_token"]}).json()
+    other_login = _login(client, tenant.emails[Role.reviewer]).json()
+
+    for _ in range(2):  # with the newest token of the login; again, harmless
+        response = client.post(LOGOUT, json={"refresh_token": rotated["refresh_token"]})
+        assert response.status_code == 204 and response.content == b""
+    assert client.post(LOGOUT, json={"refresh_token": pair["refresh_token"]}).status_code == 204  # an older one
+    refused = client.post(REFRESH, json={"refresh_token": rotated["refresh_token"]})
+    assert refused.status_code == 401 and "revoked" in refused.json()["detail"]
+    assert client.post(REFRESH, json={"refresh_token": other_login["refresh_token"]}).status_code == 200
+
+
+def test_logout_refuses_what_is_not_a_refresh_token(db, client):
+    tenant = make_tenant(db)
+    pair = _login(client, tenant.emails[Role.reviewer]).json()
+    for token in ("garbage", pair["access_token"]):
+        response = client.post(LOGOUT, json={"refresh_token": token})
+        assert response.status_code == 401 and response.headers["content-type"].startswith("application/problem+json")
+    assert client.post(LOGOUT, json={}).status_code == 422
+    assert client.post(REFRESH, json={"refresh_token": pair["refresh_token"]}).status_code == 200

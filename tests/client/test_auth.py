@@ -95,3 +95,24 @@ def test_a_wrong_password_is_an_authentication_error_sent_once(api, wire, own_te
         client.me()
     assert raised.value.status == 401 and raised.value.detail == "Email or password is incorrect."
     assert [r.url.path for r in wire.sent] == ["/api/v1/auth/token"]
+
+
+def test_logout_revokes_the_login_and_a_later_call_logs_in_again(api, wire, own_tenant):
+    pairs: list[TokenPair] = []
+    client = connect(api, wire, auth=Tokens(own_tenant.email(Role.viewer), PASSWORD, on_tokens=pairs.append))
+    assert client.me().role == "viewer"
+
+    client.logout()
+    client.logout()  # nothing left to end: nothing is sent
+
+    assert [r.url.path for r in wire.requests("POST", "/auth/")] == ["/api/v1/auth/token", "/api/v1/auth/logout"]
+    revoked = httpx.post(f"{api.url}/api/v1/auth/refresh", json={"refresh_token": pairs[0].refresh_token})
+    assert revoked.status_code == 401 and "revoked" in revoked.json()["detail"]
+    assert client.me().role == "viewer"  # with the password: a new login
+    assert len(wire.requests("POST", "/auth/token")) == 2
+
+
+def test_logout_with_an_api_key_sends_nothing(api, wire, tenant):
+    client = connect(api, wire, api_key=tenant.keys[Role.viewer])
+    client.logout()
+    assert wire.sent == [] and client.me().role == "viewer"

@@ -6,6 +6,7 @@ import os
 import re
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.sync_api import expect
 
@@ -64,9 +65,12 @@ def test_the_session_is_kept_in_memory_and_the_tab_and_renews_itself(console, pa
     expect(page.get_by_role("columnheader", name="Attempts")).to_be_visible()
     assert len(refreshes) >= 2 and "eyJ" not in page.url
 
+    refresh_token = page.evaluate("sessionStorage.getItem('agentline.refresh_token')")
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("button", name="Sign in")).to_be_visible()
     assert page.evaluate("Object.keys(sessionStorage)") == []
+    # Revoked by the API, not only forgotten by the page.
+    assert httpx.post(f"{console.url}/api/v1/auth/refresh", json={"refresh_token": refresh_token}).status_code == 401
 
 
 def test_a_reviewer_approves_an_email_and_sees_the_pipeline_move_on(console, page):

@@ -40,9 +40,16 @@ export async function signIn({ email, password, tenant }) {
   keep(await parse(response));
 }
 
-/** Forgets both tokens. The API has no revocation endpoint: the access token stays valid until it expires
- * (minutes), but nothing here holds it any more. */
-export function signOut() {
+/** Forgets both tokens and has the API revoke the login they came from (every refresh token renewed from
+ * it), even when the request fails: the person is signed out here either way. The access token stays valid
+ * until it expires (minutes), but nothing here holds it any more. */
+export async function signOut() {
+  const token = sessionStorage.getItem(REFRESH_KEY);
+  forgetTokens();
+  if (token !== null) await fetch(`${BASE}/auth/logout`, json("POST", { refresh_token: token })).catch(() => {});
+}
+
+function forgetTokens() {
   accessToken = null;
   sessionStorage.removeItem(REFRESH_KEY);
 }
@@ -145,7 +152,7 @@ async function renew() {
 }
 
 function endSession(message) {
-  signOut();
+  forgetTokens();  // the API refused the tokens: nothing to revoke
   const ended = new SignedOut(message);
   for (const listener of signedOutListeners) listener(ended);
   throw ended;

@@ -72,8 +72,8 @@ function showConsole() {
     .filter(([, , permission]) => !permission || can(permission))
     .map(([path, text]) => h("a", { href: link(path), "data-path": path }, text)));
   const signOut = h("button", { type: "button", class: "link" }, "Sign out");
-  signOut.addEventListener("click", () => {
-    api.signOut();
+  signOut.addEventListener("click", async () => {
+    await api.signOut();
     showSignIn("You have signed out.");
   });
   const header = h("header", { class: "top" },

@@ -3,7 +3,7 @@
 import time
 from collections.abc import Callable, Mapping
 
-from agentline_client._engine import Core, Exclusive, Op, Plan, exchange, parse_as
+from agentline_client._engine import Core, Exclusive, Op, Plan, exchange, parse_as, parse_none
 from agentline_client.errors import AuthenticationError
 from agentline_client.models import TokenPair
 
@@ -24,6 +24,10 @@ class Auth:
 
     def renew(self, core: Core, refused: Mapping[str, str]) -> Op[None]:
         """After a 401 to a request sent with the headers `refused`."""
+        yield from ()
+
+    def end(self, core: Core) -> Op[None]:
+        """End a login (an API key is none: it is revoked by an admin)."""
         yield from ()
 
 
@@ -69,6 +73,21 @@ class Tokens(Auth):
 
     def renew(self, core: Core, refused: Mapping[str, str]) -> Op[None]:
         yield Exclusive(self._renew(core, stale=refused.get("Authorization", "").removeprefix("Bearer ") or None))
+
+    def end(self, core: Core) -> Op[None]:
+        yield Exclusive(self._end(core))
+
+    def _end(self, core: Core) -> Op[None]:
+        """Under the client's lock: forget the tokens, and have the API revoke the login they came from."""
+        refresh = self._refresh
+        self._access = self._refresh = self._expires_at = None
+        if refresh is None:
+            return
+        try:
+            yield from exchange(core, Plan("POST", "/auth/logout", parse_none, json={"refresh_token": refresh},
+                                           authenticated=False, replayable=True))
+        except AuthenticationError:
+            pass  # an expired or revoked refresh token: its login cannot be renewed any more either
 
     def _expiring(self) -> bool:
         return self._expires_at is not None and time.monotonic() >= self._expires_at

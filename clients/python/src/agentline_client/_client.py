@@ -71,6 +71,13 @@ class ClientBase(Resource[M], ABC):
         return self._call(Plan("GET", "/me", parse_as(Me)))
 
     @call
+    def logout(self) -> Op[None]:
+        """End the login: the API revokes its refresh tokens, and the client forgets its tokens (an access
+        token copied elsewhere works until it expires). With a password, a later call logs in again. With
+        an API key there is no login to end: nothing is done."""
+        return self.core.auth.end(self.core)
+
+    @call
     def wait_for_run(self, run_id: ID, *, timeout: float | None = 600.0,
                      on_progress: Callable[[RunEvent], object] | None = None,
                      poll_interval: float = 1.0) -> Op[RunDetail]:
