@@ -6,7 +6,9 @@ from fastapi import APIRouter, Query, status
 from app.auth.deps import Authorized, CurrentContext, DbSession
 from app.auth.permissions import Permission
 from app.webhooks import service
-from app.webhooks.schemas import DeliveryOut, WebhookCreate, WebhookCreated, WebhookOut, WebhookUpdate
+from app.webhooks.schemas import (
+    DeliveryOut, DeliveryPage, WebhookCreate, WebhookCreated, WebhookOut, WebhookPage, WebhookUpdate,
+)
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
@@ -17,9 +19,11 @@ def create_webhook(body: WebhookCreate, session: DbSession, ctx: Authorized[Perm
     return service.create_endpoint(session, ctx, body)
 
 
-@router.get("", response_model=list[WebhookOut])
-def list_webhooks(session: DbSession, ctx: Authorized[Permission.manage_tenant]):
-    return service.list_endpoints(session, ctx)
+@router.get("", response_model=WebhookPage)
+def list_webhooks(session: DbSession, ctx: Authorized[Permission.manage_tenant], cursor: str | None = None,
+                  limit: Annotated[int, Query(ge=1, le=200)] = 50) -> WebhookPage:
+    endpoints, next_cursor = service.list_endpoints(session, ctx, limit=limit, cursor=cursor)
+    return WebhookPage(items=[WebhookOut.model_validate(endpoint) for endpoint in endpoints], next_cursor=next_cursor)
 
 
 @router.get("/{webhook_id}", response_model=WebhookOut)
@@ -37,11 +41,12 @@ def delete_webhook(webhook_id: uuid.UUID, session: DbSession, ctx: CurrentContex
     service.delete_endpoint(session, ctx, webhook_id)
 
 
-@router.get("/{webhook_id}/deliveries", response_model=list[DeliveryOut])
-def list_deliveries(webhook_id: uuid.UUID, session: DbSession, ctx: CurrentContext,
-                    limit: Annotated[int, Query(ge=1, le=200)] = 50):
+@router.get("/{webhook_id}/deliveries", response_model=DeliveryPage)
+def list_deliveries(webhook_id: uuid.UUID, session: DbSession, ctx: CurrentContext, cursor: str | None = None,
+                    limit: Annotated[int, Query(ge=1, le=200)] = 50) -> DeliveryPage:
     """The newest deliveries first, each with every attempt (status code, latency, response excerpt)."""
-    return service.list_deliveries(session, ctx, webhook_id, limit=limit)
+    deliveries, next_cursor = service.list_deliveries(session, ctx, webhook_id, limit=limit, cursor=cursor)
+    return DeliveryPage(items=deliveries, next_cursor=next_cursor)
 
 
 @router.post("/{webhook_id}/deliveries/{delivery_id}/resend", response_model=DeliveryOut,

@@ -19,11 +19,15 @@ class EventType(StrEnum):
 
 
 class WebhookCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     url: str = Field(max_length=2000)
     events: list[EventType] = Field(min_length=1)
 
 
 class WebhookUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     url: str | None = Field(None, max_length=2000)
     events: list[EventType] | None = Field(None, min_length=1)
     enabled: bool | None = None
@@ -41,6 +45,11 @@ class WebhookOut(BaseModel):
     failing_since: datetime | None
     created_at: datetime
     updated_at: datetime
+
+
+class WebhookPage(BaseModel):
+    items: list[WebhookOut]
+    next_cursor: str | None
 
 
 class WebhookCreated(WebhookOut):
@@ -75,3 +84,8 @@ class DeliveryOut(BaseModel):
     delivered_at: datetime | None
     created_at: datetime
     attempt_log: list[AttemptOut]
+
+
+class DeliveryPage(BaseModel):
+    items: list[DeliveryOut]
+    next_cursor: str | None

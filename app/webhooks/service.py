@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic_core import to_jsonable_python
-from sqlalchemy import exists, or_, select, update
+from sqlalchemy import exists, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from app.audit import service as audit
@@ -18,6 +18,7 @@ from app.core import outbox
 from app.core.config import get_settings
 from app.core.context import TenantContext
 from app.core.errors import Conflict, NotFound, UnprocessableEntity
+from app.core.pagination import decode_cursor, encode_cursor
 from app.core.scope import get_or_404, scoped
 from app.models import AgentRun, Tenant, WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from app.runs.state import RunStatus
@@ -119,8 +120,14 @@ def create_endpoint(session: Session, ctx: TenantContext, body: WebhookCreate) -
     return WebhookCreated(**after, secret=endpoint.secret)
 
 
-def list_endpoints(session: Session, ctx: TenantContext) -> list[WebhookEndpoint]:
-    return list(session.scalars(scoped(ctx, WebhookEndpoint).order_by(WebhookEndpoint.created_at.desc())))
+def list_endpoints(session: Session, ctx: TenantContext, *, limit: int,
+                   cursor: str | None = None) -> tuple[list[WebhookEndpoint], str | None]:
+    query = scoped(ctx, WebhookEndpoint).order_by(WebhookEndpoint.created_at.desc(), WebhookEndpoint.id.desc())
+    if cursor:
+        query = query.where(tuple_(WebhookEndpoint.created_at, WebhookEndpoint.id) < decode_cursor(cursor, uuid.UUID))
+    endpoints = list(session.scalars(query.limit(limit + 1)))
+    page = endpoints[:limit]
+    return page, encode_cursor(page[-1].created_at, page[-1].id) if len(endpoints) > limit else None
 
 
 def get_endpoint(session: Session, ctx: TenantContext, endpoint_id: uuid.UUID, *,
@@ -170,21 +177,26 @@ def disable(session: Session, endpoint: WebhookEndpoint, reason: str) -> None:
 # --- deliveries --------------------------------------------------------------------------------
 
 
-def list_deliveries(session: Session, ctx: TenantContext, endpoint_id: uuid.UUID, *, limit: int) -> list[DeliveryOut]:
+def list_deliveries(session: Session, ctx: TenantContext, endpoint_id: uuid.UUID, *, limit: int,
+                    cursor: str | None = None) -> tuple[list[DeliveryOut], str | None]:
     get_endpoint(session, ctx, endpoint_id)
-    rows = session.execute(
-        scoped(ctx, WebhookDelivery).add_columns(WebhookEvent.message_id, WebhookEvent.type)
-        .join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)
-        .where(WebhookDelivery.endpoint_id == endpoint_id)
-        .order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.id.desc()).limit(limit)).all()
+    query = (scoped(ctx, WebhookDelivery).add_columns(WebhookEvent.message_id, WebhookEvent.type)
+             .join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)
+             .where(WebhookDelivery.endpoint_id == endpoint_id)
+             .order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.id.desc()))
+    if cursor:
+        query = query.where(tuple_(WebhookDelivery.created_at, WebhookDelivery.id) < decode_cursor(cursor, uuid.UUID))
+    found = session.execute(query.limit(limit + 1)).all()
+    rows = found[:limit]
     attempts: dict[uuid.UUID, list[AttemptOut]] = {}
     if rows:
         for attempt in session.scalars(scoped(ctx, WebhookAttempt)
                                        .where(WebhookAttempt.delivery_id.in_([row[0].id for row in rows]))
                                        .order_by(WebhookAttempt.attempt)):
             attempts.setdefault(attempt.delivery_id, []).append(AttemptOut.model_validate(attempt))
+    next_cursor = encode_cursor(rows[-1][0].created_at, rows[-1][0].id) if len(found) > limit else None
     return [_delivery_out(delivery, message_id, event_type, attempts.get(delivery.id, []))
-            for delivery, message_id, event_type in rows]
+            for delivery, message_id, event_type in rows], next_cursor
 
 
 def _delivery_out(delivery: WebhookDelivery, message_id: str, event_type: str,

@@ -63,7 +63,7 @@ def test_another_tenants_webhook_is_not_found(db, client, allow_private):
     assert client.delete(f"{HOOKS}/{theirs_id}", headers=headers).status_code == 404
     assert client.get(f"{HOOKS}/{theirs_id}/deliveries", headers=headers).status_code == 404
     assert client.post(f"{HOOKS}/{theirs_id}/deliveries/{uuid.uuid4()}/resend", headers=headers).status_code == 404
-    assert client.get(HOOKS, headers=headers).json() == []
+    assert client.get(HOOKS, headers=headers).json() == {"items": [], "next_cursor": None}
 
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:8080/hooks", "http://10.0.0.5/hooks", "http://169.254.169.254/latest",
@@ -84,10 +84,17 @@ def test_production_takes_https_only():
     assert targets.parse("https://example.com/hooks?a=1", production) == ("https", "example.com", 443, "/hooks?a=1")
 
 
-def test_an_unknown_event_type_is_refused(db, client, allow_private):
+def test_an_unknown_event_type_or_field_is_refused(db, client, allow_private):
     tenant = make_tenant(db)
     assert _create(client, tenant, events=["invoice.paid"]).status_code == 422
     assert _create(client, tenant, events=[]).status_code == 422
+    headers = tenant.headers(Role.admin)
+    unknown = client.post(HOOKS, json={"url": "http://127.0.0.1:9/", "events": EVENTS, "secret": "mine"},
+                          headers=headers)
+    assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "secret"
+    webhook_id = _create(client, tenant).json()["id"]
+    assert client.patch(f"{HOOKS}/{webhook_id}", json={"enable": False}, headers=headers).status_code == 422
+    assert client.get(f"{HOOKS}/{webhook_id}", headers=headers).json()["enabled"] is True
 
 
 def test_deliveries_are_listed_and_one_can_be_resent(db, client, allow_private):
@@ -97,7 +104,7 @@ def test_deliveries_are_listed_and_one_can_be_resent(db, client, allow_private):
     event = service.emit(db, tenant.id, EventType.invoice_issued, {"invoice_id": str(uuid.uuid4())})
     db.flush()
     headers = tenant.headers(Role.admin)
-    [listed] = client.get(f"{HOOKS}/{webhook_id}/deliveries", headers=headers).json()
+    [listed] = client.get(f"{HOOKS}/{webhook_id}/deliveries", headers=headers).json()["items"]
     assert (listed["message_id"], listed["event_type"], listed["status"], listed["attempt_log"]) == (
         event.message_id, "invoice.issued", "pending", [])
 
@@ -114,3 +121,25 @@ def test_deliveries_are_listed_and_one_can_be_resent(db, client, allow_private):
     assert client.delete(f"{HOOKS}/{webhook_id}", headers=headers).status_code == 204
     rebind(db, tenant.id)
     assert db.scalars(select(WebhookEndpoint).where(WebhookEndpoint.id == uuid.UUID(webhook_id))).all() == []
+
+
+def test_endpoints_and_deliveries_are_cursor_paginated(db, client, allow_private):
+    tenant = make_tenant(db)
+    headers = tenant.headers(Role.admin)
+    created = [_create(client, tenant, url=f"http://127.0.0.1:9/hooks/{n}").json()["id"] for n in range(3)]
+    rebind(db, tenant.id)
+    for _ in range(3):
+        service.emit(db, tenant.id, EventType.invoice_issued, {"invoice_id": str(uuid.uuid4())})
+    db.flush()
+
+    deliveries = {row.id for row in db.scalars(select(WebhookDelivery).where(
+        WebhookDelivery.endpoint_id == uuid.UUID(created[0])))}
+    for path, expected in ((HOOKS, set(map(uuid.UUID, created))), (f"{HOOKS}/{created[0]}/deliveries", deliveries)):
+        seen, cursor = [], None
+        for _ in range(2):  # two pages of two: the second is the last
+            page = client.get(path, params={"limit": 2, **({"cursor": cursor} if cursor else {})}, headers=headers)
+            assert page.status_code == 200, page.text
+            seen += [uuid.UUID(item["id"]) for item in page.json()["items"]]
+            cursor = page.json()["next_cursor"]
+        assert cursor is None and len(seen) == 3 and set(seen) == expected
+    assert client.get(HOOKS, params={"cursor": "nope"}, headers=headers).status_code == 400

@@ -137,7 +137,7 @@ def test_a_tenant_whose_endpoints_want_no_run_events_has_no_announcement_written
     from app.runs.state import RunStatus
 
     tenant = _subscribed(db, webhook_settings, EventType.run_succeeded)
-    [endpoint] = service.list_endpoints(db, TenantContext.system(tenant.id))
+    [endpoint], _ = service.list_endpoints(db, TenantContext.system(tenant.id), limit=50)
     response = client.patch(f"/api/v1/webhooks/{endpoint.id}", json={"events": ["invoice.issued"]},
                             headers=tenant.headers(Role.admin))
     assert response.status_code == 200, response.text

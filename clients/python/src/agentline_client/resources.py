@@ -461,8 +461,13 @@ class Webhooks(Resource[M]):
                                json={"url": url, "events": builtins.list(events)}))
 
     @call
-    def list(self) -> Op[builtins.list[Webhook]]:
-        return self._call(Plan("GET", "/webhooks", parse_as(builtins.list[Webhook])))
+    def list(self, *, cursor: str | None = None, limit: int | None = None) -> Op[Page[Webhook]]:
+        """One page of the tenant's endpoints, newest first."""
+        return self._call(Plan("GET", "/webhooks", parse_as(Page[Webhook]), params=query(cursor=cursor, limit=limit)))
+
+    @stream
+    def iter(self, *, page_size: int | None = None) -> Stream[Webhook]:
+        return paginate(self._core, "/webhooks", Webhook, query(limit=page_size))
 
     @call
     def get(self, webhook_id: ID) -> Op[Webhook]:
@@ -482,10 +487,15 @@ class Webhooks(Resource[M]):
         return self._call(Plan("DELETE", f"/webhooks/{webhook_id}", parse_none))
 
     @call
-    def deliveries(self, webhook_id: ID, *, limit: int | None = None) -> Op[builtins.list[Delivery]]:
-        """The newest deliveries, each with every attempt."""
-        return self._call(Plan("GET", f"/webhooks/{webhook_id}/deliveries", parse_as(builtins.list[Delivery]),
-                               params=query(limit=limit)))
+    def deliveries(self, webhook_id: ID, *, cursor: str | None = None,
+                   limit: int | None = None) -> Op[Page[Delivery]]:
+        """One page of the endpoint's deliveries, newest first, each with every attempt."""
+        return self._call(Plan("GET", f"/webhooks/{webhook_id}/deliveries", parse_as(Page[Delivery]),
+                               params=query(cursor=cursor, limit=limit)))
+
+    @stream
+    def iter_deliveries(self, webhook_id: ID, *, page_size: int | None = None) -> Stream[Delivery]:
+        return paginate(self._core, f"/webhooks/{webhook_id}/deliveries", Delivery, query(limit=page_size))
 
     @call
     def resend(self, webhook_id: ID, delivery_id: ID) -> Op[Delivery]:
