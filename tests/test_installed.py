@@ -13,7 +13,8 @@ from app.agents import registry
 from app.installed import INSTALLED
 before = [module for module in INSTALLED if module in sys.modules]
 agents = {agent.name: agent.public for agent in registry.all_agents()}
-from app.llm.hooks import models_usable, run_model_calls
+from app.llm.hooks import models_usable
+from app.llm.service import run_model_calls
 from app.runs import hooks
 print(json.dumps({"before": before, "after": [m for m in INSTALLED if m not in sys.modules], "agents": agents,
                   "hooks": [models_usable in hooks._admission_checks, hooks._model_call_reader is run_model_calls]}))

@@ -196,6 +196,11 @@ class InvalidMoney(UnprocessableEntity):
                                                           "type": "money"}])
 
 
+# US dollars as a fixed-point string with the 8 decimals stored ("0.00255000", never "2.55E-3"): what model
+# calls cost, from the price table of app.llm.
+Usd = Annotated[Decimal, PlainSerializer(lambda value: f"{value:.8f}", return_type=str, when_used="json")]
+
+
 def checked(amount: Decimal, currency: str, field: str) -> Decimal:
     """`fits_currency` for services: the amount at the currency's minor unit, or InvalidMoney (422)."""
     try:

@@ -40,13 +40,13 @@ from sqlalchemy.exc import NoResultFound
 from app.agents.base import RunContext
 from app.core.config import Settings, get_settings
 from app.core.db import Script, script_connection
+from app.core.money import Usd
 from app.core.redis import get_redis
 from app.llm import budgets, ledger
 from app.llm.breaker import CircuitBreaker
 from app.llm.config import LlmConfig, LlmConfigError, Target, resolve_config
 from app.llm.prices import cost_usd
 from app.llm.providers import ModelRequest, ModelResponse, ProviderError, get_provider
-from app.llm.schemas import Usd
 from app.llm.structured import (
     Validator, business_issues, confidence, parse_answer, repair_request, schema_of, with_schema_instructions,
 )

@@ -8,7 +8,8 @@ from app.auth.deps import Authorized, DbSession
 from app.auth.permissions import Permission
 from app.llm import service
 from app.llm.repository import LogFilters
-from app.llm.schemas import AgentMetrics, LogStatus, ModelCallPage
+from app.llm.schemas import AgentMetrics, ModelCallPage
+from app.runs.schemas import LogStatus
 
 router = APIRouter(tags=["llm"])
 

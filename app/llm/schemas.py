@@ -1,46 +1,9 @@
-import uuid
-from datetime import date, datetime
-from decimal import Decimal
-from typing import Annotated, Any, Literal
+from datetime import date
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel, Field
 
-LogStatus = Literal["ok", "invalid_output", "error"]
-# US dollars as a fixed-point string with the 8 decimals stored ("0.00255000", never "2.55E-3").
-Usd = Annotated[Decimal, PlainSerializer(lambda value: f"{value:.8f}", return_type=str, when_used="json")]
-
-
-class ModelCall(BaseModel):
-    """One model call attempt, as llm_logs keeps it (request and response redacted)."""
-
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    created_at: datetime
-    run_id: uuid.UUID | None
-    run_attempt: int | None
-    agent: str | None
-    step: str | None
-    attempt: int = Field(description="Attempt number within the model call (retries, repair, fallback)")
-    purpose: Literal["generate", "repair"]
-    is_retry: bool = Field(description="This attempt repeats a request that an earlier attempt did not answer")
-    provider: str
-    model: str
-    prompt_key: str
-    prompt_version: int
-    prompt_source: Literal["default", "tenant"]
-    input_tokens: int = Field(description="All prompt tokens, cached ones included")
-    output_tokens: int
-    cached_tokens: int
-    cost_usd: Usd
-    price_version: str
-    latency_ms: float
-    status: LogStatus
-    error_code: str | None
-    error: str | None
-    request: dict[str, Any] | None = None
-    response: dict[str, Any] | None = None
-
+from app.core.money import Usd
+from app.runs.schemas import ModelCall
 
 class ModelCallPage(BaseModel):
     items: list[ModelCall]

@@ -14,9 +14,8 @@ from app.core.errors import BadRequest
 from app.core.pagination import decode_cursor, encode_cursor
 from app.llm import repository
 from app.llm.repository import FINISHED, LogFilters
-from app.llm.schemas import (
-    AgentFigures, AgentMetrics, DayFigures, Latency, ModelCall, ModelCallPage, Tokens,
-)
+from app.llm.schemas import AgentFigures, AgentMetrics, DayFigures, Latency, ModelCallPage, Tokens
+from app.runs.schemas import ModelCall
 
 MAX_METRICS_DAYS = 366
 # Figures other packages add to each agent's metrics, by field of AgentFigures (app.reviews adds

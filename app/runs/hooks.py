@@ -11,16 +11,16 @@ imports those modules on first use, and every accessor here makes sure it has.
 
 import uuid
 from collections.abc import Callable
-from typing import Any
 
 from sqlalchemy.orm import Session
 
 from app.agents.base import Agent
 from app.agents.registry import load_installed
 from app.core.context import TenantContext
+from app.runs.schemas import ModelCall
 
 AdmissionCheck = Callable[[Session, TenantContext, Agent], None]
-ModelCallReader = Callable[[Session, TenantContext, uuid.UUID], list[dict[str, Any]]]
+ModelCallReader = Callable[[Session, TenantContext, uuid.UUID], list[ModelCall]]
 
 _admission_checks: list[AdmissionCheck] = []
 _model_call_reader: ModelCallReader | None = None
@@ -44,7 +44,7 @@ def register_model_call_reader(reader: ModelCallReader) -> ModelCallReader:
     return reader
 
 
-def model_calls(session: Session, ctx: TenantContext, run_id: uuid.UUID) -> list[dict[str, Any]]:
+def model_calls(session: Session, ctx: TenantContext, run_id: uuid.UUID) -> list[ModelCall]:
     """The run's model calls, oldest first; none when no package records them."""
     load_installed()
     return _model_call_reader(session, ctx, run_id) if _model_call_reader is not None else []

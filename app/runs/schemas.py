@@ -1,9 +1,10 @@
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.core.money import Usd
 from app.runs.state import RunStatus
 
 
@@ -73,12 +74,46 @@ class EventOut(BaseModel):
     created_at: datetime
 
 
+LogStatus = Literal["ok", "invalid_output", "error"]
+
+
+class ModelCall(BaseModel):
+    """One model call attempt, as llm_logs keeps it (request and response redacted). Defined by the run
+    engine, which shows a run's calls, for app.llm, which records and lists them (app.runs.hooks)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    created_at: datetime
+    run_id: uuid.UUID | None
+    run_attempt: int | None
+    agent: str | None
+    step: str | None
+    attempt: int = Field(description="Attempt number within the model call (retries, repair, fallback)")
+    purpose: Literal["generate", "repair"]
+    is_retry: bool = Field(description="This attempt repeats a request that an earlier attempt did not answer")
+    provider: str
+    model: str
+    prompt_key: str
+    prompt_version: int
+    prompt_source: Literal["default", "tenant"]
+    input_tokens: int = Field(description="All prompt tokens, cached ones included")
+    output_tokens: int
+    cached_tokens: int
+    cost_usd: Usd
+    price_version: str
+    latency_ms: float
+    status: LogStatus
+    error_code: str | None
+    error: str | None
+    request: dict[str, Any] | None = None
+    response: dict[str, Any] | None = None
+
+
 class RunDetail(RunOut):
     steps: list[StepOut]
     events: list[EventOut]
-    model_calls: list[dict[str, Any]] = Field(
-        description="Every model call attempt of the run, oldest first (llm_logs), each as an item of "
-                    "GET /api/v1/logs/agents (schema ModelCall)")
+    model_calls: list[ModelCall] = Field(description="Every model call attempt of the run, oldest first (llm_logs)")
 
 
 class RunPage(BaseModel):

@@ -136,3 +136,10 @@ def test_operator_actions_refuse_runs_in_the_wrong_state(db, client):
     assert bad_status.status_code == 422
     assert client.get(f"/api/v1/runs/{queued.id}", headers=headers).json()["status"] == "queued"
     assert client.get(f"/api/v1/runs/{uuid.uuid4()}", headers=headers).status_code == 404
+
+
+def test_the_openapi_schema_types_a_runs_model_calls(client):
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    assert schemas["RunDetail"]["properties"]["model_calls"]["items"] == {"$ref": "#/components/schemas/ModelCall"}
+    assert {"provider", "model", "input_tokens", "cost_usd", "status"} <= schemas["ModelCall"]["properties"].keys()
+    assert schemas["ModelCallPage"]["properties"]["items"]["items"] == {"$ref": "#/components/schemas/ModelCall"}
