@@ -15,7 +15,8 @@ from app.core.db import session_scope
 from app.core.idempotency import IdempotentResponse, run_idempotently
 from app.runs import hooks, service
 from app.runs.schemas import (
-    DlqRetryRequest, DlqRetryResult, EventOut, OverrideRequest, RunCreate, RunDetail, RunOut, RunPage, StepOut,
+    DlqDiscardResult, DlqRequest, DlqRetryResult, EventOut, OverrideRequest, RunCreate, RunDetail, RunOut, RunPage,
+    StepOut,
 )
 from app.runs.state import TERMINAL, RunStatus
 
@@ -117,11 +118,17 @@ def list_dead_letters(session: DbSession, ctx: Authorized[Permission.read], agen
 
 
 @router.post("/dlq/retry", response_model=DlqRetryResult)
-def retry_dead_letters(body: DlqRetryRequest, session: DbSession,
+def retry_dead_letters(body: DlqRequest, session: DbSession,
                        ctx: Authorized[Permission.operate_runs]) -> DlqRetryResult:
     return DlqRetryResult(retried=service.retry_dead_lettered(session, ctx, body.run_ids))
 
 
+@router.post("/dlq/discard", response_model=DlqDiscardResult)
+def discard_dead_letters(body: DlqRequest, session: DbSession,
+                         ctx: Authorized[Permission.operate_runs]) -> DlqDiscardResult:
+    return DlqDiscardResult(discarded=service.discard_dead_lettered(session, ctx, body.run_ids))
+
+
 @router.post("/dlq/{run_id}/discard", response_model=RunOut)
 def discard_dead_letter(run_id: uuid.UUID, session: DbSession, ctx: CurrentContext):
-    return service.discard_dead_lettered(session, ctx, run_id)
+    return service.discard_dead_letter(session, ctx, run_id)

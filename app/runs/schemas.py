@@ -129,7 +129,7 @@ class OverrideRequest(BaseModel):
     reason: str = Field(min_length=3, max_length=2000)
 
 
-class DlqRetryRequest(BaseModel):
+class DlqRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     run_ids: list[uuid.UUID] = Field(min_length=1, max_length=500)
@@ -137,3 +137,7 @@ class DlqRetryRequest(BaseModel):
 
 class DlqRetryResult(BaseModel):
     retried: list[uuid.UUID]
+
+
+class DlqDiscardResult(BaseModel):
+    discarded: list[uuid.UUID]

@@ -284,31 +284,51 @@ def override_run(session: Session, ctx: TenantContext, run_id: uuid.UUID, body: 
     return run
 
 
-def retry_dead_lettered(session: Session, ctx: TenantContext, run_ids: list[uuid.UUID]) -> list[uuid.UUID]:
-    """All or nothing: every id must be a dead-lettered run of this tenant, or nothing is retried."""
+def _dead_letters(session: Session, ctx: TenantContext, run_ids: list[uuid.UUID], verb: str) -> list[AgentRun]:
+    """The runs named (each once, in the order given), locked. All or nothing: unless every id is a
+    dead-lettered run of this tenant, nothing is `verb`."""
     wanted = list(dict.fromkeys(run_ids))
     runs = {run.id: run for run in session.scalars(
         scoped(ctx, AgentRun).where(AgentRun.id.in_(wanted)).order_by(AgentRun.id).with_for_update())}
     missing = [str(run_id) for run_id in wanted if run_id not in runs]
     if missing:
-        raise NotFound(f"{len(missing)} run(s) were not found; nothing was retried.", missing=missing)
+        raise NotFound(f"{len(missing)} run(s) were not found; nothing was {verb}.", missing=missing)
     not_dead = [str(run.id) for run in runs.values() if run.status != RunStatus.dead_lettered]
     if not_dead:
-        raise Conflict(f"{len(not_dead)} run(s) are not in the dead-letter queue; nothing was retried.",
+        raise Conflict(f"{len(not_dead)} run(s) are not in the dead-letter queue; nothing was {verb}.",
                        not_dead_lettered=not_dead)
-    for run_id in wanted:
-        _requeue(session, ctx, runs[run_id], "dlq.retry")
-    return wanted
+    return [runs[run_id] for run_id in wanted]
 
 
-def discard_dead_lettered(session: Session, ctx: TenantContext, run_id: uuid.UUID) -> AgentRun:
+def retry_dead_lettered(session: Session, ctx: TenantContext, run_ids: list[uuid.UUID]) -> list[uuid.UUID]:
+    """All or nothing: every id must be a dead-lettered run of this tenant, or nothing is retried."""
+    runs = _dead_letters(session, ctx, run_ids, "retried")
+    for run in runs:
+        _requeue(session, ctx, run, "dlq.retry")
+    return [run.id for run in runs]
+
+
+def discard_dead_lettered(session: Session, ctx: TenantContext, run_ids: list[uuid.UUID]) -> list[uuid.UUID]:
+    """All or nothing: every id must be a dead-lettered run of this tenant, or nothing is discarded."""
+    runs = _dead_letters(session, ctx, run_ids, "discarded")
+    for run in runs:
+        _discard(session, ctx, run)
+    return [run.id for run in runs]
+
+
+def discard_dead_letter(session: Session, ctx: TenantContext, run_id: uuid.UUID) -> AgentRun:
     run = get_or_404(session, ctx, AgentRun, run_id, for_update=True, label="Run")
     authorize(ctx, Permission.operate_runs)
     if run.status != RunStatus.dead_lettered:
         raise Conflict(f"The run is not in the dead-letter queue ({run.status}).")
+    _discard(session, ctx, run)
+    return run
+
+
+def _discard(session: Session, ctx: TenantContext, run: AgentRun) -> None:
+    """Give up on a dead-lettered run: it becomes failed, marked discarded (and may still be retried)."""
     before = _snapshot(run)
     error = {**(run.error or {}), "discarded": True}
     transition(session, run, RunStatus.failed, error=error,
                detail=event_detail(action="dlq.discard", by=ctx.principal.id))
     audit.record(session, ctx, "dlq.discard", "run", run.id, before=before, after=_snapshot(run))
-    return run

@@ -1,13 +1,13 @@
 """Runs executed by a real Celery worker, waited for through the API's event stream: followed to the end,
 resumed with Last-Event-ID after the connection dropped, polled where a proxy refuses the stream, given
-up on at the timeout; and cursor pagination over several pages."""
+up on at the timeout; cursor pagination over several pages; dead letters retried and discarded in bulk."""
 
 import math
 import uuid
 
 import pytest
 
-from agentline_client import WaitTimeoutError
+from agentline_client import ConflictError, NotFoundError, WaitTimeoutError
 from agentline_client.models import LeadCreate
 from app.auth.permissions import Role
 from tests.client.conftest import Sleeps, connect, is_event_stream, make_tenant
@@ -88,3 +88,30 @@ def test_iter_follows_next_cursor_over_every_page(api, wire, factory):
     pages = wire.requests("GET", "/leads")[1:]
     assert len(pages) == 3 and "cursor" not in pages[0].url.params
     assert pages[1].url.params["cursor"] and pages[2].url.params["cursor"] != pages[1].url.params["cursor"]
+
+
+def test_dead_letters_are_retried_and_discarded_in_bulk(api, wire, factory):
+    from app.core.context import TenantContext
+    from app.runs import service
+    from app.runs.state import RunStatus, transition
+    from tests.builders import rebind
+
+    tenant = make_tenant(factory)
+    with factory() as session, session.begin():
+        rebind(session, tenant.id)
+        runs = [service.create_run(session, TenantContext.system(tenant.id), "echo", {"message": f"dead {n}"})
+                for n in range(3)]
+        for run in runs:
+            assert transition(session, run, RunStatus.running, attempt=1)
+            assert transition(session, run, RunStatus.dead_lettered)
+    client = connect(api, wire, api_key=tenant.keys[Role.operator])
+    ids = [run.id for run in runs]
+    assert {run.id for run in client.dlq.iter()} == set(ids)
+
+    with pytest.raises(NotFoundError):
+        client.dlq.discard([ids[0], uuid.uuid4()])
+    assert client.dlq.discard(ids[:2]).discarded == ids[:2]
+    assert all(client.runs.get(run_id).error["discarded"] for run_id in ids[:2])
+    with pytest.raises(ConflictError):
+        client.dlq.retry(ids)  # two of them are not dead letters any more: nothing is retried
+    assert [run.id for run in client.dlq.iter()] == [ids[2]]

@@ -90,7 +90,8 @@ class Console:
 @pytest.fixture(scope="module")
 def console(migrated, app_engine, tmp_path_factory) -> Iterator[Console]:
     """A tenant with an ICP and a price book; three pipelines waiting for a reviewer (two emails, one of them
-    to a lead whose name and company are markup, and a proposal) and two dead-lettered runs."""
+    to a lead whose name and company are markup, and a proposal) and four dead-lettered runs (two to retry, two
+    to discard)."""
     logs = tmp_path_factory.mktemp("console")
     from app.core.redis import get_redis
 
@@ -114,7 +115,7 @@ def console(migrated, app_engine, tmp_path_factory) -> Iterator[Console]:
         for name, lead_id in leads.items():
             console.pipelines[name] = console.api("POST", "/pipeline/run", json={"lead_id": str(lead_id)})["id"]
         console.dead_letters = [console.api("POST", "/agents/test_flaky/run", json={"input": {"fail_attempts": 3}})["id"]
-                                for _ in range(2)]
+                                for _ in range(4)]
         email_id = console.wait_for_stage("proposal", "review_email")["entity_id"]
         console.api("POST", f"/reviews/email/{email_id}/decision", Role.reviewer, json={"decision": "approve"})
         for name in ("approve", "markup"):

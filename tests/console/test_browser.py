@@ -116,7 +116,7 @@ def test_an_edit_the_api_refuses_shows_the_apis_error(console, page):
 
 
 def test_an_operator_retries_dead_letters_and_watches_a_run_live(console, page):
-    first, second = console.dead_letters
+    first, second = console.dead_letters[:2]
     console.sign_in(page, Role.operator)
     expect(page.locator("nav.nav")).not_to_contain_text("Settings")
     page.goto("/console/dead-letters")
@@ -140,6 +140,22 @@ def test_an_operator_retries_dead_letters_and_watches_a_run_live(console, page):
     assert page.evaluate("window.stillTheSamePage") is True
     expect(page.get_by_role("button", name="Retry", exact=True)).to_have_count(0)
     wait_until(lambda: console.run(first)["status"] == "succeeded", 30, message="the bulk-retried run did not succeed")
+
+
+def test_an_operator_discards_dead_letters_in_one_call(console, page):
+    discards = []
+    page.on("request", lambda request: discards.append(request) if "/discard" in request.url else None)
+    console.sign_in(page, Role.operator)
+    page.goto("/console/dead-letters")
+    for run_id in console.dead_letters[2:]:
+        page.get_by_label(f"Select run {run_id}").check()
+    page.get_by_role("button", name="Discard selected").click()
+    expect(page.get_by_role("status")).to_contain_text("Discarded 2 runs")
+    for run_id in console.dead_letters[2:]:
+        expect(page.get_by_label(f"Select run {run_id}")).to_have_count(0)
+        run = console.run(run_id)
+        assert run["status"] == "failed" and run["error"]["discarded"] is True
+    assert [request.url.endswith("/api/v1/dlq/discard") for request in discards] == [True]
 
 
 def test_a_viewer_finds_no_action_buttons(console, page):

@@ -3,13 +3,15 @@
 import uuid
 
 import pytest
+from sqlalchemy import select
 
 from app.auth.permissions import Role
 from app.core.context import TenantContext
 from app.core.db import bind_tenant
+from app.models import AuditLog
 from app.runs import service
 from app.runs.state import RunStatus, transition
-from tests.builders import make_tenant
+from tests.builders import make_tenant, rebind
 
 OPERATOR_ROLES = (Role.owner, Role.admin, Role.operator)
 ALL_ROLES = tuple(Role)
@@ -63,6 +65,7 @@ def test_operator_actions_need_operator(db, client, role):
         (f"/api/v1/runs/{queued.id}/cancel", None, 200),
         (f"/api/v1/runs/{dead.id}/manual-override", {"status": "failed", "reason": "known bad lead"}, 200),
         ("/api/v1/dlq/retry", {"run_ids": [str(dead2.id)]}, 200),
+        ("/api/v1/dlq/discard", {"run_ids": [str(_make_run(db, tenant, RunStatus.dead_lettered).id)]}, 200),
     ]
     for path, body, ok in expectations:
         response = client.post(path, json=body, headers=headers)
@@ -89,7 +92,9 @@ def test_another_tenants_run_is_404_for_every_role_and_endpoint(db, client, role
         assert response.status_code == 404, (method, path, response.status_code)
     assert client.get("/api/v1/runs", headers=headers).json()["items"] == []
     if role in OPERATOR_ROLES:
-        assert client.post("/api/v1/dlq/retry", json={"run_ids": [str(foreign.id)]}, headers=headers).status_code == 404
+        for action in ("retry", "discard"):
+            response = client.post(f"/api/v1/dlq/{action}", json={"run_ids": [str(foreign.id)]}, headers=headers)
+            assert response.status_code == 404 and response.json()["missing"] == [str(foreign.id)]
 
 
 def test_cursor_pagination_walks_every_run_once_newest_first(db, client):
@@ -136,6 +141,35 @@ def test_operator_actions_refuse_runs_in_the_wrong_state(db, client):
     assert bad_status.status_code == 422
     assert client.get(f"/api/v1/runs/{queued.id}", headers=headers).json()["status"] == "queued"
     assert client.get(f"/api/v1/runs/{uuid.uuid4()}", headers=headers).status_code == 404
+
+
+def test_dead_letters_are_discarded_in_bulk_all_or_nothing(db, client):
+    tenant = make_tenant(db)
+    headers = tenant.headers(Role.operator)
+    dead = [_make_run(db, tenant, RunStatus.dead_lettered) for _ in range(3)]
+    queued = _make_run(db, tenant)
+    ids = [str(run.id) for run in dead]
+
+    mixed = client.post("/api/v1/dlq/discard", json={"run_ids": [*ids, str(queued.id)]}, headers=headers)
+    assert mixed.status_code == 409 and mixed.json()["not_dead_lettered"] == [str(queued.id)]
+    unknown = client.post("/api/v1/dlq/discard", json={"run_ids": [ids[0], str(uuid.uuid4())]}, headers=headers)
+    assert unknown.status_code == 404 and "nothing was discarded" in unknown.json()["detail"]
+    assert {client.get(f"/api/v1/runs/{i}", headers=headers).json()["status"] for i in ids} == {"dead_lettered"}
+
+    discarded = client.post("/api/v1/dlq/discard", json={"run_ids": [ids[1], ids[0], ids[1], ids[2]]}, headers=headers)
+    assert discarded.status_code == 200 and discarded.json() == {"discarded": [ids[1], ids[0], ids[2]]}
+    for run_id in ids:
+        run = client.get(f"/api/v1/runs/{run_id}", headers=headers).json()
+        assert run["status"] == "failed" and run["error"]["discarded"] is True
+        assert run["events"][-1]["detail"]["action"] == "dlq.discard"
+    assert client.get("/api/v1/dlq", headers=headers).json()["items"] == []
+    rebind(db, tenant.id)
+    audited = db.scalars(select(AuditLog.entity_id).where(AuditLog.action == "dlq.discard")).all()
+    assert sorted(audited) == sorted(ids)
+    again = client.post("/api/v1/dlq/discard", json={"run_ids": [ids[0]]}, headers=headers)
+    assert again.status_code == 409
+    for body in ({"run_ids": []}, {"run_ids": ids, "reason": "x"}, {}):
+        assert client.post("/api/v1/dlq/discard", json=body, headers=headers).status_code == 422
 
 
 def test_the_openapi_schema_types_a_runs_model_calls(client):

@@ -159,6 +159,10 @@ class DlqRetryResult(Model):
     retried: list[uuid.UUID]
 
 
+class DlqDiscardResult(Model):
+    discarded: list[uuid.UUID]
+
+
 # --- pipelines -----------------------------------------------------------------------------------------
 
 

@@ -18,7 +18,7 @@ from agentline_client._operations import follow_run, paginate, pipeline_plan, ru
 from agentline_client._resource import M, Resource, Runner, call, stream
 from agentline_client.models import (
     AgentMetrics, CheckIn, CheckInImportResult, CheckInWrite, Client, ClientCreate, ClientUpdate, CreditNote,
-    CreditNoteCreate, Deal, DlqRetryResult, Document, Invoice, InvoiceDetail, Lead, LeadCreate, LeadImportResult,
+    CreditNoteCreate, Deal, DlqDiscardResult, DlqRetryResult, Document, Invoice, InvoiceDetail, Lead, LeadCreate, LeadImportResult,
     LeadUpdate, ModelCall, Negotiation, OfferAccepted, OfferCreate, Page, Pipeline, PipelineDetail, Prompt,
     PromptDetail, Review, Run, RunDetail, RunEvent, SearchResult, Webhook, WebhookCreated, Delivery,
 )
@@ -443,14 +443,18 @@ class DeadLetters(Resource[M]):
 
     @call
     def retry(self, run_ids: Sequence[ID]) -> Op[DlqRetryResult]:
-        """Queue these dead-lettered runs again; the result names those that were."""
+        """Queue these dead-lettered runs again; the result names those that were. All or nothing: any id
+        that is not a dead-lettered run of the tenant is a NotFoundError or ConflictError, and nothing is
+        retried."""
         return self._call(Plan("POST", "/dlq/retry", parse_as(DlqRetryResult),
                                json={"run_ids": [str(run_id) for run_id in run_ids]}))
 
     @call
-    def discard(self, run_id: ID) -> Op[Run]:
-        """Give up on a dead-lettered run: it ends `failed`."""
-        return self._call(Plan("POST", f"/dlq/{run_id}/discard", parse_as(Run)))
+    def discard(self, run_ids: Sequence[ID]) -> Op[DlqDiscardResult]:
+        """Give up on these dead-lettered runs: they end `failed`, marked discarded. All or nothing, as
+        `retry`."""
+        return self._call(Plan("POST", "/dlq/discard", parse_as(DlqDiscardResult),
+                               json={"run_ids": [str(run_id) for run_id in run_ids]}))
 
 
 class Webhooks(Resource[M]):

@@ -1,9 +1,9 @@
-// The dead-letter queue: runs that spent their attempts. Operators select some and retry them (all or
-// nothing, as the API does it) or discard them (one by one: the API discards one run a call).
+// The dead-letter queue: runs that spent their attempts. Operators select some and retry or discard them
+// (all or nothing, as the API does it).
 
 import * as api from "../api.js";
 import { add, h } from "../dom.js";
-import { dateTime, shortId } from "../format.js";
+import { dateTime } from "../format.js";
 import { can } from "../session.js";
 import { actionButton, datalist, filters, heading, notice, pagedTable, runLink } from "../ui.js";
 import { AGENTS } from "../vocabulary.js";
@@ -47,17 +47,9 @@ export async function render(page, { query, signal }) {
     add(messages, notice(`Retried ${retried.length} run${retried.length === 1 ? "" : "s"}: `), h("p", {}, retried.map((id) => [runLink(id), " "])));
   };
   const discard = async () => {
-    const failures = [];
-    for (const id of chosen()) {
-      try {
-        await api.post(`/dlq/${id}/discard`, undefined, { signal });
-        removeRows([id]);
-      } catch (error) {
-        failures.push(`${shortId(id)}: ${error.message}`);
-      }
-    }
-    if (failures.length) throw new Error(`Not discarded: ${failures.join("; ")}`);
-    add(messages, notice("Discarded: those runs are failed now, marked discarded."));
+    const { discarded } = await api.post("/dlq/discard", { run_ids: chosen() }, { signal });
+    removeRows(discarded);
+    add(messages, notice(`Discarded ${discarded.length} run${discarded.length === 1 ? "" : "s"}: they are failed now, marked discarded.`));
   };
 
   add(page,
