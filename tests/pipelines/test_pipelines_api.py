@@ -90,20 +90,26 @@ def test_bad_input_is_a_clear_4xx_that_starts_nothing(db, client):
     assert db.scalars(select(AgentRun).where(AgentRun.tenant_id == tenant.id)).all() == []
 
 
+def _sdr_waits_for_its_review(db, tenant, body: dict) -> tuple[AgentRun, Review]:
+    """By hand: the pipeline's SDR run ends awaiting review, and its email's review is open."""
+    run = db.get(AgentRun, uuid.UUID(body["stages"][0]["run_id"]))
+    assert transition(db, run, RunStatus.running, attempt=run.attempt + 1)
+    assert transition(db, run, RunStatus.awaiting_review, output={"email_id": str(uuid.uuid4()), "score": 90})
+    review = Review(tenant_id=tenant.id, entity_type="email", entity_id=uuid.UUID(run.output["email_id"]),
+                    agent="sdr", run_id=run.id, pipeline_id=uuid.UUID(body["id"]), status="pending", proposal={},
+                    requested_by_type="system", deadline_at=run.updated_at)
+    db.add(review)
+    db.flush()
+    return run, review
+
+
 def test_advancing_reads_the_records_and_is_idempotent(db, client):
     """Driven by hand: the SDR run waits for review, its review is approved: the pipeline waits for the send."""
     tenant = make_tenant(db)
     lead = _lead(db, tenant)
     body = _start(client, tenant, lead).json()
     pipeline_id = uuid.UUID(body["id"])
-    run = db.get(AgentRun, uuid.UUID(body["stages"][0]["run_id"]))
-    assert transition(db, run, RunStatus.running, attempt=run.attempt + 1)
-    assert transition(db, run, RunStatus.awaiting_review, output={"email_id": str(uuid.uuid4()), "score": 90})
-    review = Review(tenant_id=tenant.id, entity_type="email", entity_id=uuid.UUID(run.output["email_id"]),
-                    agent="sdr", run_id=run.id, pipeline_id=pipeline_id, status="pending", proposal={},
-                    requested_by_type="system", deadline_at=run.updated_at)
-    db.add(review)
-    db.flush()
+    run, review = _sdr_waits_for_its_review(db, tenant, body)
     for _ in range(2):  # a duplicate signal changes nothing
         assert service.advance(db, tenant.id, pipeline_id) == "running"
     stages = {s.name: s for s in service.stages_of(db, pipeline_id)}
@@ -177,14 +183,7 @@ def test_the_event_stream_tells_each_stage_change_and_closes_after_the_pipelines
     tenant = make_tenant(db)
     body = _start(client, tenant, _lead(db, tenant)).json()
     pipeline_id = uuid.UUID(body["id"])
-    run = db.get(AgentRun, uuid.UUID(body["stages"][0]["run_id"]))
-    assert transition(db, run, RunStatus.running, attempt=run.attempt + 1)
-    assert transition(db, run, RunStatus.awaiting_review, output={"email_id": str(uuid.uuid4()), "score": 90})
-    review = Review(tenant_id=tenant.id, entity_type="email", entity_id=uuid.UUID(run.output["email_id"]),
-                    agent="sdr", run_id=run.id, pipeline_id=pipeline_id, status="pending", proposal={},
-                    requested_by_type="system", deadline_at=run.updated_at)
-    db.add(review)
-    db.flush()
+    run, review = _sdr_waits_for_its_review(db, tenant, body)
     service.advance(db, tenant.id, pipeline_id)
     review.status = "rejected"
     db.flush()
