@@ -1,7 +1,8 @@
 """The console in a real browser: Playwright driving Debian's Chromium against the API in its own uvicorn
 process, with real Celery workers behind it, on a tenant whose pipelines wait for their reviewers and
 whose dead-letter queue holds runs to retry. One system and one browser per module: the pages are
-checked in seconds, the set-up is what costs.
+checked in seconds, the set-up is what costs. Webhooks may go to this machine (the tests' receivers
+listen on 127.0.0.1), and the worker delivers them.
 
 Chromium comes from the distribution (`apt-get install chromium`, which ./scripts/test does when it can):
 Playwright's own browser download needs its CDN. Without it the browser tests skip, except in CI
@@ -9,8 +10,10 @@ Playwright's own browser download needs its CDN. Without it the browser tests sk
 """
 
 import os
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -18,13 +21,17 @@ import pytest
 from sqlalchemy.orm import sessionmaker
 
 from app.auth.permissions import Role
+from app.core.db import session_scope
+from app.models import WebhookEndpoint
+from app.webhooks import service as webhooks
+from app.webhooks.schemas import EventType
 from tests.agents.conftest import World
 from tests.agents.helpers import FIT_LEAD
 from tests.builders import PASSWORD, TenantFixture, committed_tenant
 from tests.runs.cluster import ApiServer, Cluster, engine_env, wait_until
 
 CHROMIUM = Path(os.environ.get("CONSOLE_CHROMIUM", "/usr/bin/chromium"))
-QUEUES = "agents.sdr,agents.sales,agents.test_flaky,pipeline,email,maintenance"
+QUEUES = "agents.sdr,agents.sales,agents.test_flaky,pipeline,email,webhooks,maintenance"
 MARKUP = "<script>alert(1)</script><b>x</b>"
 # Access tokens live seconds, not minutes: the pages renew them (401, refresh, again) while the tests run.
 ACCESS_TOKEN_TTL_SECONDS = 3
@@ -79,6 +86,28 @@ class Console:
     def run(self, run_id: str) -> dict:
         return self.api("GET", f"/runs/{run_id}", Role.viewer)
 
+    def webhook(self, url: str, events: list[str]) -> dict:
+        """An endpoint an admin added (the answer carries its secret)."""
+        return self.api("POST", "/webhooks", Role.admin, json={"url": url, "events": events})
+
+    def fail_webhook_for_a_day(self, webhook_id: str, last_error: str = "HTTP 503") -> None:
+        """What the delivery worker does to an endpoint that accepted nothing for a day: disabled, with why."""
+        with session_scope(self.tenant.id) as session:
+            endpoint = session.get(WebhookEndpoint, uuid.UUID(webhook_id))
+            endpoint.failing_since = datetime.now(UTC) - timedelta(days=1, minutes=3)
+            since = endpoint.failing_since.isoformat()
+            webhooks.disable(session, endpoint, f"no delivery accepted since {since}; last error: {last_error}")
+
+    def emit(self, event_type: EventType, **data) -> str:
+        """An event of the tenant, committed; its webhook-id."""
+        with session_scope(self.tenant.id) as session:
+            return webhooks.emit(session, self.tenant.id, event_type, data).message_id
+
+    def delete_webhooks(self) -> None:
+        for endpoint in self.api("GET", "/webhooks", Role.admin, params={"limit": 200})["items"]:
+            httpx.delete(f"{self.url}/api/v1/webhooks/{endpoint['id']}", headers=self.tenant.headers(Role.admin),
+                         timeout=30).raise_for_status()
+
     def sign_in(self, page, role: Role) -> None:
         page.goto(f"{self.url}/console/")
         page.get_by_label("Email", exact=True).fill(self.tenant.emails[role])
@@ -96,7 +125,7 @@ def console(migrated, app_engine, tmp_path_factory) -> Iterator[Console]:
     from app.core.redis import get_redis
 
     get_redis().delete(*QUEUES.split(","))  # messages that earlier tests left behind
-    env = engine_env(migrated, EMAIL_OUTBOX_DIR=str(logs / "outbox"))
+    env = engine_env(migrated, EMAIL_OUTBOX_DIR=str(logs / "outbox"), WEBHOOKS_ALLOW_PRIVATE_TARGETS="true")
     cluster, api = Cluster(env, logs), ApiServer(env, logs)
     world = World(committed_tenant(sessionmaker(bind=app_engine, expire_on_commit=False)))
     world.add_icp()

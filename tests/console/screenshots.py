@@ -34,6 +34,11 @@ def pages(console) -> list[tuple[str, str, str]]:
     ]
 
 
+def webhook_pages(console) -> list[tuple[str, str, str]]:
+    """The same for the pages taken once the tenant has webhooks, one of them disabled by the system."""
+    return [("webhooks", "/console/settings/webhooks", "table.data")]
+
+
 def shrink(png: Path) -> None:
     """256 colours: the console's flat colours lose nothing a reader sees, and the file a good part of its size."""
     with Image.open(png) as image:

@@ -1,5 +1,5 @@
 """The console in Chromium, against the API and real workers (tests/console/conftest.py): what a reviewer, an
-operator and a viewer see and do. The page may run only its own scripts: any script error, and any
+operator, an admin and a viewer see and do. The page may run only its own scripts: any script error, and any
 Content-Security-Policy refusal, fails the test that caused it."""
 
 import os
@@ -12,9 +12,11 @@ from playwright.sync_api import expect
 
 from app import demo_data
 from app.auth.permissions import Role
+from app.webhooks.schemas import EventType
 from tests.console.conftest import ACCESS_TOKEN_TTL_SECONDS, MARKUP
-from tests.console.screenshots import pages, shrink
+from tests.console.screenshots import pages, shrink, webhook_pages
 from tests.runs.cluster import wait_until
+from tests.webhooks.receiver import Receiver
 
 pytestmark = pytest.mark.slow
 ACTIONS = re.compile(r"approve|edit|reject|retry|cancel|discard|override|save|activate|add", re.IGNORECASE)
@@ -46,6 +48,18 @@ def test_screenshots_of_every_page(console, page):
         page.locator(ready).first.wait_for()
         page.wait_for_timeout(300)  # the charts and live badges settle
         page.screenshot(path=folder / f"{name}.png", full_page=True)
+    # Last: the webhook the system disabled would put its notice on every page above.
+    try:
+        crm = console.webhook("http://localhost:8088/hooks/crm", ["pipeline.completed", "review.decided"])
+        console.webhook("http://localhost:8089/hooks/billing", ["invoice.issued"])
+        console.fail_webhook_for_a_day(crm["id"], "ConnectionRefusedError: [Errno 111] Connection refused")
+        for name, path, ready in webhook_pages(console):
+            page.goto(path)
+            page.locator(ready).first.wait_for()
+            page.get_by_role("complementary").wait_for()
+            page.screenshot(path=folder / f"{name}.png", full_page=True)
+    finally:
+        console.delete_webhooks()
     for png in folder.glob("*.png"):
         shrink(png)
 
@@ -221,3 +235,106 @@ def test_an_admin_saves_settings_and_sees_what_the_api_refuses(console, page):
     page.get_by_role("button", name="Save ICP").click()
     expect(page.get_by_role("alert")).to_contain_text("settings.icp.criteria.0.weight")
     assert console.api("GET", "/tenant", Role.viewer)["settings"].get("icp") == icp  # nothing was changed
+
+
+@pytest.fixture
+def receiver():
+    """A webhook receiver on 127.0.0.1; it verifies each request with the secret it is given."""
+    made = Receiver().start()
+    yield made
+    made.stop()
+
+
+@pytest.fixture
+def no_webhooks_after(console):
+    """The tenant's webhook endpoints are deleted after the test: no other test meets their notice."""
+    yield
+    console.delete_webhooks()
+
+
+def test_an_admin_adds_a_webhook_sees_its_secret_once_and_resends_a_delivery(console, page, receiver,
+                                                                              no_webhooks_after):
+    console.sign_in(page, Role.admin)
+    page.goto("/console/settings")
+    page.get_by_role("link", name="Webhooks", exact=True).click()
+    expect(page.locator("table.data")).to_contain_text("No endpoints")
+
+    form = page.locator("form.action-form")
+    form.get_by_label("URL").fill("http://user:password@127.0.0.1/hooks")
+    form.get_by_label("invoice.issued").check()
+    form.get_by_role("button", name="Add the endpoint").click()
+    expect(page.get_by_role("alert")).to_contain_text("(422)")
+    expect(page.get_by_role("alert")).to_contain_text("may not carry credentials")
+
+    form.get_by_label("URL").fill(receiver.url)
+    form.get_by_role("button", name="Add the endpoint").click()
+    shown = page.get_by_role("status")
+    expect(shown).to_contain_text("Copy it now: it will not be shown again.")
+    receiver.secret = shown.locator("code.secret").inner_text()
+    assert receiver.secret.startswith("whsec_")
+    row = page.locator("table.data tbody tr", has_text=receiver.url)
+    expect(row).to_contain_text("invoice.issued")
+    expect(row).to_contain_text("enabled")
+    page.reload()  # no answer but the creation's carries the secret
+    expect(page.locator("table.data tbody tr", has_text=receiver.url)).to_be_visible()
+    expect(page.get_by_text(receiver.secret)).to_have_count(0)
+
+    message_id = console.emit(EventType.invoice_issued, invoice_id="inv-7")
+    wait_until(lambda: receiver.ids() == [message_id], 30, message="the worker did not deliver the event")
+    page.get_by_role("link", name=receiver.url).click()
+    delivery = page.locator("table.data tbody tr", has_text="invoice.issued").first
+    expect(delivery).to_contain_text("delivered")
+    expect(delivery).to_contain_text("204")
+    expect(delivery).to_contain_text(" ms")
+    page.get_by_role("button", name="Resend").click()
+    expect(page.get_by_role("status")).to_contain_text(f"Sent again: invoice.issued {message_id} is pending")
+    wait_until(lambda: receiver.ids() == [message_id, message_id], 30, message="the resend did not arrive")
+
+    page.get_by_label("review.decided").check()
+    page.get_by_role("button", name="Save changes").click()
+    expect(page.get_by_role("status")).to_have_text("Saved.")
+    [endpoint] = console.api("GET", "/webhooks", Role.admin)["items"]
+    assert endpoint["events"] == ["invoice.issued", "review.decided"]
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Disable").click()
+    expect(page.get_by_role("status")).to_contain_text("Disabled")
+    expect(page.locator("dl.fields")).to_contain_text("disabled by an admin")
+    expect(page.get_by_role("button", name="Resend")).to_have_count(0)
+    expect(page.get_by_role("complementary")).to_have_count(0)  # an admin's own doing is no news to admins
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete").click()
+    expect(page.locator("table.data")).to_contain_text("No endpoints")
+    assert console.api("GET", "/webhooks", Role.admin)["items"] == []
+
+
+def test_a_webhook_the_system_disabled_is_noticed_on_every_page_by_admins_only(console, page, no_webhooks_after):
+    url = "http://127.0.0.1:9/hooks/crm"
+    endpoint = console.webhook(url, ["review.decided"])
+    console.fail_webhook_for_a_day(endpoint["id"], "HTTP 503")
+    asked = []
+    page.on("request", lambda request: asked.append(request.url) if "/api/v1/webhooks" in request.url else None)
+
+    console.sign_in(page, Role.viewer)
+    for path, ready in [("/console/reviews", "table.data"), ("/console/runs", "table.data")]:
+        page.goto(path)
+        page.locator(ready).first.wait_for()
+        expect(page.get_by_role("complementary")).to_have_count(0)
+    assert asked == []  # a viewer may not read webhooks: the console does not ask
+    page.get_by_role("button", name="Sign out").click()
+
+    console.sign_in(page, Role.admin)
+    for path in ["/console/reviews", "/console/runs", "/console/metrics"]:
+        page.goto(path)
+        card = page.get_by_role("complementary", name="Webhook disabled")
+        expect(card).to_contain_text(f"Webhook {url} was disabled on ")
+        expect(card).to_contain_text("after failing for a day: no delivery accepted since ")
+        expect(card).to_contain_text("last error: HTTP 503. Fix the receiver, then re-enable it.")
+    page.goto("/console/settings/webhooks")
+    expect(page.locator("table.data tbody tr.attention")).to_contain_text("disabled")
+    card.get_by_role("link", name="Open the webhook settings").click()
+    expect(page.locator("h2")).to_have_text(url)
+    page.get_by_role("button", name="Enable").click()
+    expect(page.get_by_role("status")).to_contain_text("Enabled")
+    expect(card).to_have_count(0)
+    assert console.api("GET", f"/webhooks/{endpoint['id']}", Role.admin)["enabled"] is True

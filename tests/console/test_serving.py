@@ -1,6 +1,7 @@
 """The console as the API serves it, without a browser: one page for every app route, its assets with their
 types and cache headers, the security headers on every console response (and on no other), and sources a
-strict Content-Security-Policy can run: no inline script or style, no eval, no markup parsed from strings."""
+strict Content-Security-Policy can run: no inline script or style, no eval, no markup parsed from strings;
+and the API's names the console offers as choices."""
 
 import re
 from html.parser import HTMLParser
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from app.console.headers import CONTENT_SECURITY_POLICY
+from app.webhooks.schemas import EventType
 
 STATIC = Path(__file__).resolve().parents[2] / "app" / "console" / "static"
 SCRIPTS = sorted(STATIC.rglob("*.js"))
@@ -27,7 +29,8 @@ def test_the_policy_is_the_one_documented():
 
 
 @pytest.mark.parametrize("path", ["/console", "/console/", "/console/reviews", "/console/reviews/email/6f1c",
-                                  "/console/runs/6f1c7e2a-0000-4000-8000-000000000000", "/console/settings/icp"])
+                                  "/console/runs/6f1c7e2a-0000-4000-8000-000000000000", "/console/settings/icp",
+                                  "/console/settings/webhooks"])
 def test_every_console_route_is_the_page(client, path):
     response = client.get(path)
     assert response.status_code == 200
@@ -40,6 +43,7 @@ def test_every_console_route_is_the_page(client, path):
 @pytest.mark.parametrize(("path", "media_types"), [
     ("/console/static/js/main.js", {"text/javascript", "application/javascript"}),
     ("/console/static/js/pages/settings/icp.js", {"text/javascript", "application/javascript"}),
+    ("/console/static/js/pages/settings/webhooks.js", {"text/javascript", "application/javascript"}),
     ("/console/static/console.css", {"text/css"}),
     ("/console/static/favicon.svg", {"image/svg+xml"}),
 ])
@@ -114,3 +118,10 @@ def test_every_import_names_a_module_and_its_exports(script):
         exported = set(EXPORT.findall(module.read_text()))
         wanted = {name.split(" as ")[0].strip() for name in names.split(",") if name.strip()}
         assert wanted <= exported, f"{script.name} imports {sorted(wanted - exported)} from {target}"
+
+
+def test_the_webhook_events_offered_are_those_the_api_accepts():
+    """A new event type gets its checkbox in the webhooks settings (vocabulary.js), in the API's order."""
+    source = (STATIC / "js" / "vocabulary.js").read_text()
+    offered = re.search(r"export const WEBHOOK_EVENTS = \[([^\]]*)\]", source).group(1)
+    assert re.findall(r'"([^"]+)"', offered) == [event.value for event in EventType]

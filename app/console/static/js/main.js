@@ -1,8 +1,9 @@
 // The console's start: sign in (or resume the tab's session), then the shell (who you are, the pages your
-// role may use) and the page the URL names.
+// role may use, the notices under the header) and the page the URL names.
 
 import * as api from "./api.js";
 import { add, fill, h } from "./dom.js";
+import { noticeArea, refreshNotices } from "./notices.js";
 import { follow, link, match, navigate, stop } from "./router.js";
 import { can, currentUser, forget, loadMe } from "./session.js";
 import { problem } from "./ui.js";
@@ -84,7 +85,7 @@ function showConsole() {
       h("span", { class: "role" }, me.role),
       h("span", { class: "tenant", title: "Tenant" }, me.tenant_slug),
       signOut));
-  fill(root, header, view);
+  fill(root, header, noticeArea(), view);
   follow((location) => showPage(view, nav, location));
 }
 
@@ -93,10 +94,9 @@ async function showPage(view, nav, { path, query }) {
   const controller = new AbortController();
   pageController = controller;
   const found = match(ROUTES, path);
-  if (!found) {
-    if (path === "/") return navigate(HOME, { replace: true });
-    return fill(view, h("h1", {}, "Not found"), h("p", {}, "No page of the console has this address."));
-  }
+  if (!found && path === "/") return navigate(HOME, { replace: true });
+  refreshNotices();
+  if (!found) return fill(view, h("h1", {}, "Not found"), h("p", {}, "No page of the console has this address."));
   for (const item of nav.querySelectorAll("a")) {
     item.classList.toggle("active", path.startsWith(item.dataset.path));
   }

@@ -1,5 +1,5 @@
-// Settings, for admins and owners: the tenant's settings sections, its price policy and price book, and
-// its prompts. Each section is a module of its own under settings/.
+// Settings, for admins and owners: the tenant's settings sections, its price policy and price book, its
+// prompts and its webhooks. Each section is a module of its own under settings/.
 
 import { add, h } from "../dom.js";
 import { link } from "../router.js";
@@ -11,6 +11,7 @@ import * as negotiation from "./settings/negotiation.js";
 import * as priceBook from "./settings/price-book.js";
 import * as prompts from "./settings/prompts.js";
 import * as reviews from "./settings/reviews.js";
+import * as webhooks from "./settings/webhooks.js";
 
 const SECTIONS = [
   ["icp", "ICP criteria", icp],
@@ -19,6 +20,7 @@ const SECTIONS = [
   ["negotiation", "Negotiation policy", negotiation],
   ["price-book", "Price book", priceBook],
   ["prompts", "Prompts", prompts],
+  ["webhooks", "Webhooks", webhooks],
 ];
 
 export async function render(page, { params, query, signal }) {
