@@ -4,6 +4,9 @@ A tenant table gets RLS enabled *and forced* and one policy comparing its `tenan
 transaction's binding. `app_current_tenant()` is NULL when nothing is bound, so nothing matches.
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from alembic import op
 
 CURRENT_TENANT_FUNCTION = """
@@ -26,3 +29,14 @@ def disable_tenant_rls(table: str) -> None:
     op.execute(f"DROP POLICY IF EXISTS tenant_isolation ON {table}")
     op.execute(f"ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY")
     op.execute(f"ALTER TABLE {table} DISABLE ROW LEVEL SECURITY")
+
+
+@contextmanager
+def across_tenants(*tables: str) -> Iterator[None]:
+    """A data migration that reads or writes every tenant's rows of `tables`: the row security that binds
+    even the tables' owner is lifted inside the block (within the migration's transaction) and forced again."""
+    for table in tables:
+        op.execute(f"ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY")
+    yield
+    for table in tables:
+        op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")

@@ -23,6 +23,8 @@ class WebhookEndpoint(IdMixin, TenantMixin, TimestampMixin, Base):
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     disabled_at: Mapped[datetime | None]
     disabled_reason: Mapped[str | None] = mapped_column(Text)
+    # `admin` (through the API) or `system` (it failed for a day): the console tells the admins of the latter.
+    disabled_by: Mapped[str | None] = mapped_column(String(16))
     # The first failed attempt since the last success: failing for longer than WEBHOOK_DISABLE_AFTER_SECONDS
     # disables the endpoint.
     failing_since: Mapped[datetime | None]

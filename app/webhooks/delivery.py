@@ -189,7 +189,7 @@ def _record(delivery_id: uuid.UUID, tenant_id: uuid.UUID, claim: Claim, outcome:
 def _disable_failing(session: Session, tenant_id: uuid.UUID, endpoint: WebhookEndpoint, why: str) -> None:
     since = endpoint.failing_since.isoformat()
     before = {"enabled": True}
-    disable(session, endpoint, f"no delivery accepted since {since}; last error: {why}"[:1000])
+    disable(session, endpoint, f"no delivery accepted since {since}; last error: {why}"[:1000], by="system")
     audit.record(session, TenantContext.system(tenant_id), "webhook.disable", "webhook", endpoint.id,
                  before=before, after={"enabled": False, "reason": endpoint.disabled_reason, "url": endpoint.url})
     log.warning("webhook_endpoint_disabled", endpoint_id=str(endpoint.id), failing_since=since)

@@ -1,6 +1,7 @@
 import uuid
 from datetime import datetime
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -42,6 +43,7 @@ class WebhookOut(BaseModel):
     enabled: bool
     disabled_at: datetime | None
     disabled_reason: str | None
+    disabled_by: Literal["admin", "system"] | None
     failing_since: datetime | None
     created_at: datetime
     updated_at: datetime

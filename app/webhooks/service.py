@@ -6,7 +6,7 @@ the event exists if and only if the change that caused it committed, and it is p
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic_core import to_jsonable_python
 from sqlalchemy import exists, or_, select, tuple_, update
@@ -145,10 +145,10 @@ def update_endpoint(session: Session, ctx: TenantContext, endpoint_id: uuid.UUID
     if body.events is not None:
         endpoint.events = sorted({event.value for event in body.events})
     if body.enabled is True and not endpoint.enabled:
-        endpoint.enabled, endpoint.disabled_at, endpoint.disabled_reason = True, None, None
+        endpoint.enabled, endpoint.disabled_at, endpoint.disabled_reason, endpoint.disabled_by = True, None, None, None
         endpoint.failing_since = None
     elif body.enabled is False and endpoint.enabled:
-        disable(session, endpoint, "disabled by an admin")
+        disable(session, endpoint, "disabled by an admin", by="admin")
     _keep_run_announcements(session, ctx.tenant_id)
     session.refresh(endpoint)
     audit.record(session, ctx, "webhook.update", "webhook", endpoint.id, before=before, after=_out(endpoint))
@@ -163,11 +163,11 @@ def delete_endpoint(session: Session, ctx: TenantContext, endpoint_id: uuid.UUID
     audit.record(session, ctx, "webhook.delete", "webhook", endpoint_id, before=before)
 
 
-def disable(session: Session, endpoint: WebhookEndpoint, reason: str) -> None:
+def disable(session: Session, endpoint: WebhookEndpoint, reason: str, *, by: Literal["admin", "system"]) -> None:
     """The endpoint takes no more deliveries; those still pending are `dead` (a resend can revive one)."""
     endpoint.enabled = False
     endpoint.disabled_at = datetime.now(UTC)
-    endpoint.disabled_reason = reason
+    endpoint.disabled_reason, endpoint.disabled_by = reason, by
     session.execute(update(WebhookDelivery)
                     .where(WebhookDelivery.endpoint_id == endpoint.id, WebhookDelivery.status == "pending")
                     .values(status="dead", next_attempt_at=None, last_error=f"endpoint disabled: {reason}"[:500]))

@@ -7,6 +7,8 @@ Revises: 0009
 from alembic import op
 import sqlalchemy as sa
 
+from app.core.rls import across_tenants
+
 revision = '0010'
 down_revision = '0009'
 branch_labels = None
@@ -16,17 +18,13 @@ depends_on = None
 def upgrade() -> None:
     op.add_column('tenants', sa.Column('announce_run_outcomes', sa.Boolean(), server_default=sa.false(),
                                        nullable=False))
-    # Endpoints created before this revision that want run events: read across tenants, which the row
-    # security that even the tables' owner is under refuses, so it is lifted for this statement's transaction.
-    for table in ("tenants", "webhook_endpoints"):
-        op.execute(f"ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY")
-    op.execute("""
-        UPDATE tenants t SET announce_run_outcomes = true
-        WHERE EXISTS (SELECT 1 FROM webhook_endpoints e WHERE e.tenant_id = t.id AND e.enabled
-                      AND e.events ?| array['run.succeeded', 'run.failed', 'run.dead_lettered'])
-    """)
-    for table in ("tenants", "webhook_endpoints"):
-        op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
+    # Endpoints created before this revision that want run events, in every tenant.
+    with across_tenants("tenants", "webhook_endpoints"):
+        op.execute("""
+            UPDATE tenants t SET announce_run_outcomes = true
+            WHERE EXISTS (SELECT 1 FROM webhook_endpoints e WHERE e.tenant_id = t.id AND e.enabled
+                          AND e.events ?| array['run.succeeded', 'run.failed', 'run.dead_lettered'])
+        """)
 
 
 def downgrade() -> None:

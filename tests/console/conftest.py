@@ -96,7 +96,8 @@ class Console:
             endpoint = session.get(WebhookEndpoint, uuid.UUID(webhook_id))
             endpoint.failing_since = datetime.now(UTC) - timedelta(days=1, minutes=3)
             since = endpoint.failing_since.isoformat()
-            webhooks.disable(session, endpoint, f"no delivery accepted since {since}; last error: {last_error}")
+            webhooks.disable(session, endpoint, f"no delivery accepted since {since}; last error: {last_error}",
+                             by="system")
 
     def emit(self, event_type: EventType, **data) -> str:
         """An event of the tenant, committed; its webhook-id."""

@@ -116,7 +116,8 @@ def test_deliveries_are_listed_and_one_can_be_resent(db, client, allow_private):
     assert resent.status_code == 202, resent.text
     assert resent.json()["status"] == "pending"
 
-    assert client.patch(f"{HOOKS}/{webhook_id}", json={"enabled": False}, headers=headers).json()["enabled"] is False
+    disabled = client.patch(f"{HOOKS}/{webhook_id}", json={"enabled": False}, headers=headers).json()
+    assert (disabled["enabled"], disabled["disabled_by"]) == (False, "admin")
     assert client.post(f"{HOOKS}/{webhook_id}/deliveries/{listed['id']}/resend", headers=headers).status_code == 409
     assert client.delete(f"{HOOKS}/{webhook_id}", headers=headers).status_code == 204
     rebind(db, tenant.id)

@@ -79,7 +79,7 @@ def test_a_receiver_that_always_fails_is_disabled_after_the_window_and_the_admin
     with session_scope(tenant.id) as session:
         endpoint = session.get(WebhookEndpoint, uuid.UUID(endpoint_id))
         assert not endpoint.enabled and endpoint.disabled_at is not None
-        assert "HTTP 500" in endpoint.disabled_reason
+        assert "HTTP 500" in endpoint.disabled_reason and endpoint.disabled_by == "system"
         entry = session.scalars(select(AuditLog).where(AuditLog.tenant_id == tenant.id,
                                                        AuditLog.action == "webhook.disable")).one()
         assert (entry.actor_type, entry.entity_id) == ("system", endpoint_id)

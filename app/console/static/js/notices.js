@@ -9,10 +9,6 @@ import { dateTime } from "./format.js";
 import { link } from "./router.js";
 import { isAdmin } from "./session.js";
 
-// The reason app/webhooks/service.py records when an admin disables an endpoint (PATCH enabled=false): the
-// admins know of that one already. The API does not say who disabled an endpoint otherwise.
-const DISABLED_BY_ADMIN = "disabled by an admin";
-
 let area = null;
 let readings = 0;
 
@@ -37,7 +33,7 @@ export async function refreshNotices() {
 
 /** An endpoint the system disabled (it failed for a day), not one an admin disabled. */
 export function disabledBySystem(endpoint) {
-  return !endpoint.enabled && endpoint.disabled_reason !== DISABLED_BY_ADMIN;
+  return !endpoint.enabled && endpoint.disabled_by === "system";
 }
 
 async function allEndpoints() {

@@ -11,7 +11,7 @@ import uuid
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -765,6 +765,7 @@ class Webhook(Model):
     enabled: bool
     disabled_at: datetime | None = None
     disabled_reason: str | None = None
+    disabled_by: Literal["admin", "system"] | None = None
     failing_since: datetime | None = None
     created_at: datetime
     updated_at: datetime
