@@ -31,6 +31,12 @@ class ReviewKind:
     # changes one is refused.
     locked_fields: frozenset[str] = frozenset()
 
+    @property
+    def editable_fields(self) -> list[str]:
+        """The proposal's fields a reviewer may change, in the schema's order: an edit is validated against
+        `content_model`, which forbids any other field."""
+        return [name for name in self.content_model.model_fields if name not in self.locked_fields]
+
 
 _KINDS: dict[str, ReviewKind] = {}
 
@@ -50,6 +56,10 @@ def get_kind(entity_type: str) -> ReviewKind | None:
 def entity_types() -> list[str]:
     _load_installed()
     return sorted(_KINDS)
+
+
+def kinds() -> list[ReviewKind]:
+    return [_KINDS[entity_type] for entity_type in entity_types()]
 
 
 def _load_installed() -> None:

@@ -7,7 +7,8 @@ from fastapi.responses import JSONResponse
 from app.auth.deps import Authorized, CurrentContext, DbSession
 from app.auth.permissions import Permission
 from app.reviews import service
-from app.reviews.schemas import DecisionOut, DecisionRequest, ReviewOut, ReviewPage
+from app.reviews.registry import kinds
+from app.reviews.schemas import DecisionOut, DecisionRequest, ReviewKindOut, ReviewOut, ReviewPage
 from app.reviews.state import ReviewStatus
 
 router = APIRouter(tags=["reviews"])
@@ -35,6 +36,14 @@ def list_reviews(
                                                 status=status, agent=agent, pipeline_id=pipeline_id)
     decisions = service.decisions_of(session, reviews)
     return ReviewPage(items=[_out(r, decisions.get(r.id)) for r in reviews], next_cursor=next_cursor)
+
+
+@router.get("/reviews/kinds", response_model=list[ReviewKindOut])
+def list_kinds(ctx: Authorized[Permission.read]) -> list[ReviewKindOut]:
+    """The review types (`entity_type`) and what a reviewer may edit in each."""
+    return [ReviewKindOut(entity_type=kind.entity_type, editable_fields=kind.editable_fields,
+                          locked_fields=sorted(kind.locked_fields), edit_schema=kind.content_model.model_json_schema())
+            for kind in kinds()]
 
 
 @router.get("/reviews/{entity_type}/{entity_id}", response_model=ReviewOut)

@@ -64,6 +64,13 @@ class ReviewPage(BaseModel):
     next_cursor: str | None
 
 
+class ReviewKindOut(BaseModel):
+    entity_type: str
+    editable_fields: list[str] = Field(description="The proposal's fields an `edit` may change, in the schema's order")
+    locked_fields: list[str] = Field(description="The proposal's fields computed by code: an edit that changes one is 422")
+    edit_schema: dict[str, Any] = Field(description="JSON Schema the edited proposal is validated against")
+
+
 class ReviewSettings(BaseModel):
     """A tenant's `settings.reviews`."""
 

@@ -256,3 +256,19 @@ def test_agent_metrics_count_how_reviews_ended(db, client):
     [echo] = [figures for figures in metrics["agents"] if figures["agent"] == "echo"]
     assert echo["reviews"] == {"decided": 4, "approved_unchanged": 2, "edited": 1, "rejected": 1, "expired": 0,
                                "approved_unchanged_share": 0.5, "edited_share": 0.25, "rejected_share": 0.25}
+
+
+@pytest.mark.parametrize("role", [Role.viewer, Role.reviewer])
+def test_the_kinds_say_what_a_reviewer_may_edit(db, client, role):
+    tenant = make_tenant(db)
+    response = client.get("/api/v1/reviews/kinds", headers=tenant.headers(role))
+    assert response.status_code == 200
+    kinds = {kind["entity_type"]: kind for kind in response.json()}
+    assert {"email", "proposal", "offer", "invoice", "plan_change", "test_note"} <= set(kinds)
+    note = kinds["test_note"]
+    assert note["editable_fields"] == ["text"] and note["locked_fields"] == ["amount"]
+    assert note["edit_schema"]["properties"]["text"]["maxLength"] == 200
+    assert kinds["email"]["editable_fields"] == ["subject", "body"] and kinds["email"]["locked_fields"] == ["to_address"]
+    assert kinds["offer"]["editable_fields"] == ["message"]
+    assert "price" in kinds["proposal"]["locked_fields"] and "price" not in kinds["proposal"]["editable_fields"]
+    assert client.get("/api/v1/reviews/kinds").status_code == 401

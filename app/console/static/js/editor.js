@@ -1,15 +1,18 @@
-// A structured editor for a review's proposal: one control per field, shaped by the field's value (text,
-// a number, a yes/no, a list of lines; anything else as JSON). It checks nothing itself: what may change
-// and how is the API's to say, and its answer is shown as it comes.
+// A structured editor for a review's proposal: one control per field the API says a reviewer may edit
+// (`GET /reviews/kinds`), shaped by the field's value (text, a number, a yes/no, a list of lines; anything
+// else as JSON); the locked fields are shown as they are. It validates nothing itself: the API does, and its
+// answer is shown as it comes.
 
 import { add, h } from "./dom.js";
 import { label } from "./format.js";
 
-/** Returns {element, changes()}: changes() gives the fields whose value differs from `proposal`. */
-export function proposalEditor(proposal) {
-  const editors = Object.entries(proposal).map(([name, value]) => [name, editorFor(name, value)]);
-  const element = h("div", { class: "editor" }, editors.map(([name, editor]) =>
-    h("div", { class: "field" }, h("span", {}, label(name)), editor.element)));
+/** Returns {element, changes()}: changes() gives the editable fields whose value differs from `proposal`. */
+export function proposalEditor(proposal, editableFields) {
+  const editors = Object.entries(proposal).filter(([name]) => editableFields.includes(name))
+    .map(([name, value]) => [name, editorFor(name, value)]);
+  const controls = new Map(editors.map(([name, editor]) => [name, editor.element]));
+  const element = h("div", { class: "editor" }, Object.entries(proposal).map(([name, value]) =>
+    h("div", { class: "field" }, h("span", {}, label(name)), controls.get(name) ?? lockedView(name, value))));
   const changes = () => {
     const changed = {};
     for (const [name, editor] of editors) {
@@ -19,6 +22,11 @@ export function proposalEditor(proposal) {
     return changed;
   };
   return { element, changes };
+}
+
+function lockedView(name, value) {
+  return h("output", { name, class: "locked", title: "Computed: a reviewer may not change it" },
+    typeof value === "string" ? value : JSON.stringify(value));
 }
 
 function editorFor(name, value) {

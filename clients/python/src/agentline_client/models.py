@@ -253,6 +253,15 @@ class Review(Model):
     decision: ReviewDecision | None = None
 
 
+class ReviewKind(Model):
+    """A review type (`entity_type`) and what an `edit` of its proposal may change."""
+
+    entity_type: str
+    editable_fields: list[str]
+    locked_fields: list[str]
+    edit_schema: dict[str, Any] = Field(description="The JSON Schema an edited proposal is validated against")
+
+
 # --- leads ---------------------------------------------------------------------------------------------
 
 

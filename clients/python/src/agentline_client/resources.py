@@ -20,7 +20,7 @@ from agentline_client.models import (
     AgentMetrics, CheckIn, CheckInImportResult, CheckInWrite, Client, ClientCreate, ClientUpdate, CreditNote,
     CreditNoteCreate, Deal, DlqDiscardResult, DlqRetryResult, Document, Invoice, InvoiceDetail, Lead, LeadCreate, LeadImportResult,
     LeadUpdate, ModelCall, Negotiation, OfferAccepted, OfferCreate, Page, Pipeline, PipelineDetail, Prompt,
-    PromptDetail, Review, Run, RunDetail, RunEvent, SearchResult, Webhook, WebhookCreated, Delivery,
+    PromptDetail, Review, ReviewKind, Run, RunDetail, RunEvent, SearchResult, Webhook, WebhookCreated, Delivery,
 )
 
 ID = uuid.UUID | str
@@ -140,6 +140,11 @@ class Reviews(Resource[M]):
     @call
     def get(self, entity_type: str, entity_id: ID) -> Op[Review]:
         return self._call(Plan("GET", f"/reviews/{entity_type}/{entity_id}", parse_as(Review)))
+
+    @call
+    def kinds(self) -> Op[builtins.list[ReviewKind]]:
+        """The review types and, for each, the fields of its proposal an `edit` may change."""
+        return self._call(Plan("GET", "/reviews/kinds", parse_as(builtins.list[ReviewKind])))
 
     @call
     def decide(self, entity_type: str, entity_id: ID, decision: Literal["approve", "edit", "reject"], *,

@@ -27,7 +27,7 @@ async function show(page, review, context) {
       panel("Citations", citationsView(review.citations, sources))),
     sources.length ? panel("Sources the run retrieved", sourcesView(sources, review.citations)) : null,
     panel("Made by", madeBy(review, run)),
-    review.decision ? await decisionView(review, context.signal) : decideForm(page, review, context));
+    review.decision ? await decisionView(review, context.signal) : await decideForm(page, review, context));
 }
 
 function proposalView(proposal) {
@@ -125,14 +125,19 @@ function at(document, pointer) {
     .reduce((value, key) => (value === null || value === undefined ? undefined : value[key]), document);
 }
 
-function decideForm(page, review, { path, signal }) {
+async function editableFields(entityType, signal) {
+  const kinds = await api.get("/reviews/kinds", undefined, { signal });
+  return kinds.find((kind) => kind.entity_type === entityType)?.editable_fields ?? [];
+}
+
+async function decideForm(page, review, { path, signal }) {
   const open = review.status === "pending" || review.status === "escalated";
   if (!open) return panel("Decision", h("p", { class: "muted" }, `This item is ${label(review.status)}; nobody decided it.`));
   if (!can("decide_reviews")) return null;
   if (review.status === "escalated" && !isAdmin()) return panel("Decision", notice("Escalated past its deadline: an admin decides it."));
   const messages = h("div", {});
   const comment = h("textarea", { name: "comment", rows: 3, placeholder: "Why (kept with the decision)" });
-  const editor = proposalEditor(review.proposal);
+  const editor = proposalEditor(review.proposal, await editableFields(review.entity_type, signal));
   const editing = h("div", { class: "editing", hidden: true }, h("h3", {}, "Edit the proposal"), editor.element);
   const decide = async (decision, extra = {}) => {
     const body = { decision, ...(comment.value.trim() ? { comment: comment.value.trim() } : {}), ...extra };
