@@ -13,10 +13,11 @@ from app.core import sse
 from app.core.context import TenantContext
 from app.core.db import session_scope
 from app.core.idempotency import run_idempotently
-from app.models import AgentRun, Pipeline, Review
+from app.models import AgentRun, Lead, Pipeline, PipelineStage, Review
 from app.pipelines import service
 from app.pipelines.schemas import (
-    PipelineCreate, PipelineDetail, PipelineEventOut, PipelineOut, PipelinePage, StageOut,
+    LeadSummary, PipelineCreate, PipelineDetail, PipelineEventOut, PipelineListItem, PipelineOut, PipelinePage,
+    StageOut, StageSummary,
 )
 from app.pipelines.state import PipelineStatus
 
@@ -65,9 +66,19 @@ def list_pipelines(
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> PipelinePage:
+    """Newest first, each with its lead and the stage it is at (three queries whatever the page's size)."""
     pipelines, next_cursor = service.list_pipelines(session, ctx, limit=limit, cursor=cursor, status=status_,
                                                     lead_id=lead_id)
-    return PipelinePage(items=[PipelineOut.model_validate(p) for p in pipelines], next_cursor=next_cursor)
+    stages = service.stages_by_pipeline(session, ctx, [pipeline.id for pipeline, _ in pipelines])
+    return PipelinePage(items=[_list_item(pipeline, lead, stages[pipeline.id]) for pipeline, lead in pipelines],
+                        next_cursor=next_cursor)
+
+
+def _list_item(pipeline: Pipeline, lead: Lead, stages: list[PipelineStage]) -> PipelineListItem:
+    started = [stage for stage in stages if stage.started_at is not None]
+    return PipelineListItem(**PipelineOut.model_validate(pipeline).model_dump(), lead=LeadSummary.model_validate(lead),
+                            stage=StageSummary.model_validate(started[-1]) if started else None,
+                            stage_count=len(stages))
 
 
 @router.get("/pipelines/{pipeline_id}", response_model=PipelineDetail)

@@ -49,8 +49,36 @@ class PipelineDetail(PipelineOut):
     stages: list[StageOut] = []
 
 
+class LeadSummary(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    email: str
+    company: str | None
+
+
+class StageSummary(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    position: int
+    name: str
+    kind: str
+    status: str
+    waiting_for: str | None
+    waiting_until: datetime | None
+    started_at: datetime | None
+
+
+class PipelineListItem(PipelineOut):
+    lead: LeadSummary
+    stage: StageSummary | None = Field(description="Where it is: the current stage while it runs, the last one "
+                                                   "started once it ended (the one that stopped it)")
+    stage_count: int
+
+
 class PipelinePage(BaseModel):
-    items: list[PipelineOut]
+    items: list[PipelineListItem]
     next_cursor: str | None
 
 

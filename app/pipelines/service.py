@@ -312,17 +312,30 @@ def cancel_pipeline(session: Session, ctx: TenantContext, pipeline_id: uuid.UUID
 
 
 def list_pipelines(session: Session, ctx: TenantContext, *, limit: int, cursor: str | None = None,
-                   status: PipelineStatus | None = None, lead_id: uuid.UUID | None = None) -> tuple[list[Pipeline], str | None]:
-    query = scoped(ctx, Pipeline).order_by(Pipeline.created_at.desc(), Pipeline.id.desc()).limit(limit + 1)
+                   status: PipelineStatus | None = None,
+                   lead_id: uuid.UUID | None = None) -> tuple[list[tuple[Pipeline, Lead]], str | None]:
+    """A page of pipelines, each with its lead (one joined query)."""
+    query = (select(Pipeline, Lead).join(Lead, Lead.id == Pipeline.lead_id).where(Pipeline.tenant_id == ctx.tenant_id)
+             .order_by(Pipeline.created_at.desc(), Pipeline.id.desc()).limit(limit + 1))
     if cursor:
         query = query.where(tuple_(Pipeline.created_at, Pipeline.id) < decode_cursor(cursor, uuid.UUID))
     if status:
         query = query.where(Pipeline.status == status.value)
     if lead_id:
         query = query.where(Pipeline.lead_id == lead_id)
-    found = list(session.scalars(query))
+    found = [(pipeline, lead) for pipeline, lead in session.execute(query)]
     page = found[:limit]
-    return page, encode_cursor(page[-1].created_at, page[-1].id) if len(found) > limit else None
+    return page, encode_cursor(page[-1][0].created_at, page[-1][0].id) if len(found) > limit else None
+
+
+def stages_by_pipeline(session: Session, ctx: TenantContext,
+                       pipeline_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[PipelineStage]]:
+    """The stages of many pipelines, in order, in one query."""
+    stages: dict[uuid.UUID, list[PipelineStage]] = {pipeline_id: [] for pipeline_id in pipeline_ids}
+    for stage in session.scalars(scoped(ctx, PipelineStage).where(PipelineStage.pipeline_id.in_(pipeline_ids))
+                                 .order_by(PipelineStage.pipeline_id, PipelineStage.position)):
+        stages[stage.pipeline_id].append(stage)
+    return stages
 
 
 def get_pipeline(session: Session, ctx: TenantContext, pipeline_id: uuid.UUID) -> Pipeline:

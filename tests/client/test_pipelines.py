@@ -74,3 +74,13 @@ def test_where_the_pipeline_stream_is_refused_the_pipeline_is_polled(api, worker
     assert done.status == "rejected" and seen[-1] == done
     assert len(wire.requests("GET", "/events")) == 1  # refused once: not asked again
     assert len(wire.requests("GET", f"/pipelines/{pipeline.id}")) >= 3
+
+
+def test_the_list_gives_each_pipeline_with_its_lead_and_the_stage_it_is_at(api, wire, factory):
+    operator, _, pipeline = _pipeline(factory, api, wire)
+
+    [listed] = operator.pipelines.list().items
+
+    assert listed.id == pipeline.id and listed.lead.id == pipeline.lead_id
+    assert listed.lead.name == FIT_LEAD["name"] and listed.lead.company == FIT_LEAD["company"]
+    assert (listed.stage.name, listed.stage.status, listed.stage_count) == ("sdr", "active", len(pipeline.stages))

@@ -122,6 +122,19 @@ def test_a_reviewer_approves_an_email_and_sees_the_pipeline_move_on(console, pag
     assert console.stage("approve", "send_email")["status"] == "succeeded"
 
 
+def test_the_pipelines_list_shows_each_lead_and_its_stage_from_the_list_alone(console, page):
+    console.sign_in(page, Role.viewer)
+    requests = []
+    page.on("request", lambda request: requests.append(request.url) if "/api/v1/" in request.url else None)
+    page.goto("/console/pipelines")
+    row = page.locator("table.data tbody tr", has_text="Edsger Dijkstra")
+    expect(row.locator("ol.stages li.status-active")).to_contain_text("review proposal")
+    expect(row.locator("ol.stages li.status-active")).to_contain_text("a reviewer")
+    expect(row).to_contain_text(f"5 of {len(console.pipeline('proposal')['stages'])}")
+    expect(page.locator("table.data tbody tr", has_text=f"Grace {MARKUP}")).to_contain_text(f"Hopper {MARKUP}")
+    assert not [url for url in requests if re.search(r"/api/v1/(pipelines/|leads/)", url)], requests
+
+
 def test_the_editor_offers_only_editable_fields_and_shows_the_apis_refusal(console, page):
     deal_id = console.stage("proposal", "review_proposal")["entity_id"]
     console.sign_in(page, Role.reviewer)

@@ -12,7 +12,7 @@ from app.models import AgentRun, Review
 from app.pipelines import service
 from app.runs.state import RunStatus, transition
 from tests.builders import make_tenant, rebind
-from tests.records import add_lead
+from tests.records import add_lead, statements
 
 
 def _lead(db, tenant):
@@ -42,6 +42,29 @@ def test_starting_a_pipeline_creates_its_stages_and_its_first_run(db, client):
     assert body["stages"][0]["waiting_for"].startswith("the SDR agent")
     listed = client.get("/api/v1/pipelines", headers=tenant.headers(Role.viewer)).json()
     assert [item["id"] for item in listed["items"]] == [body["id"]]
+
+
+def test_the_list_gives_each_pipelines_lead_and_stage_in_queries_that_do_not_grow_with_the_page(db, client):
+    tenant = make_tenant(db)
+    headers = tenant.headers(Role.viewer)
+    cancelled = _start(client, tenant, _lead(db, tenant)).json()
+    assert client.post(f"/api/v1/pipelines/{cancelled['id']}/cancel", headers=tenant.headers(Role.operator)).status_code == 200
+    with statements(db) as few:
+        assert len(client.get("/api/v1/pipelines", headers=headers).json()["items"]) == 1
+    for number in range(5):
+        _start(client, tenant, add_lead(db, tenant.id, name=f"Lead {number}", email=f"lead{number}@example.com"))
+    with statements(db) as many:
+        items = client.get("/api/v1/pipelines", headers=headers).json()["items"]
+    assert len(items) == 6 and len(many) == len(few)
+
+    by_lead = {item["lead"]["name"]: item for item in items}  # one transaction: created at the same time
+    running, stopped = by_lead["Lead 4"], by_lead["Ada Lovelace"]
+    assert running["lead"] == {"id": running["lead_id"], "name": "Lead 4", "email": "lead4@example.com", "company": None}
+    assert (running["stage"]["name"], running["stage"]["position"], running["stage"]["status"],
+            running["stage_count"]) == ("sdr", 0, "active", 10)
+    assert running["stage"]["waiting_for"].startswith("the SDR agent")
+    assert stopped["lead"]["company"] == "Analytical Engines"
+    assert (stopped["status"], stopped["stage"]["name"], stopped["stage"]["status"]) == ("cancelled", "sdr", "cancelled")
 
 
 def test_one_running_pipeline_per_lead_and_the_idempotency_key_replays(db, client):

@@ -158,20 +158,6 @@ export function runLink(id, text) {
   return id ? h("a", { href: link(`/runs/${id}`), class: "mono" }, text ?? shortId(id)) : "";
 }
 
-/** Maps `items` through `work` with at most `limit` calls in flight (the API's rate limit is per tenant). */
-export async function mapLimited(items, limit, work) {
-  const results = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await work(items[index]);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
-}
-
 /** A labelled form control, with an optional hint under it. */
 export function field(text, control, hint) {
   return h("label", { class: "field" }, h("span", {}, text), control, hint ? h("small", {}, hint) : null);

@@ -213,6 +213,32 @@ class PipelineDetail(Pipeline):
     stages: list[Stage] = []
 
 
+class LeadSummary(Model):
+    id: uuid.UUID
+    name: str
+    email: str
+    company: str | None = None
+
+
+class StageSummary(Model):
+    position: int
+    name: str
+    kind: str
+    status: str
+    waiting_for: str | None = None
+    waiting_until: datetime | None = None
+    started_at: datetime | None = None
+
+
+class PipelineListItem(Pipeline):
+    """A pipeline as the list gives it: with its lead and the stage it is at (the current one while it runs,
+    the last one started once it ended)."""
+
+    lead: LeadSummary
+    stage: StageSummary | None = None
+    stage_count: int
+
+
 # --- reviews -------------------------------------------------------------------------------------------
 
 

@@ -19,7 +19,7 @@ from agentline_client._resource import M, Resource, Runner, call, stream
 from agentline_client.models import (
     AgentMetrics, CheckIn, CheckInImportResult, CheckInWrite, Client, ClientCreate, ClientUpdate, CreditNote,
     CreditNoteCreate, Deal, DlqDiscardResult, DlqRetryResult, Document, Invoice, InvoiceDetail, Lead, LeadCreate, LeadImportResult,
-    LeadUpdate, ModelCall, Negotiation, OfferAccepted, OfferCreate, Page, Pipeline, PipelineDetail, Prompt,
+    LeadUpdate, ModelCall, Negotiation, OfferAccepted, OfferCreate, Page, PipelineDetail, PipelineListItem, Prompt,
     PromptDetail, Review, ReviewKind, Run, RunDetail, RunEvent, SearchResult, Webhook, WebhookCreated, Delivery,
 )
 
@@ -102,14 +102,15 @@ class Pipelines(Resource[M]):
 
     @call
     def list(self, *, status: str | None = None, lead_id: ID | None = None, cursor: str | None = None,
-             limit: int | None = None) -> Op[Page[Pipeline]]:
-        return self._call(Plan("GET", "/pipelines", parse_as(Page[Pipeline]), params=query(
+             limit: int | None = None) -> Op[Page[PipelineListItem]]:
+        """One page of pipelines, newest first, each with its lead and the stage it is at."""
+        return self._call(Plan("GET", "/pipelines", parse_as(Page[PipelineListItem]), params=query(
             status=status, lead_id=lead_id, cursor=cursor, limit=limit)))
 
     @stream
     def iter(self, *, status: str | None = None, lead_id: ID | None = None,
-             page_size: int | None = None) -> Stream[Pipeline]:
-        return paginate(self._core, "/pipelines", Pipeline, query(status=status, lead_id=lead_id, limit=page_size))
+             page_size: int | None = None) -> Stream[PipelineListItem]:
+        return paginate(self._core, "/pipelines", PipelineListItem, query(status=status, lead_id=lead_id, limit=page_size))
 
     @call
     def get(self, pipeline_id: ID) -> Op[PipelineDetail]:

@@ -7,7 +7,14 @@ import { dateTime, label } from "../format.js";
 import { link } from "../router.js";
 import { can } from "../session.js";
 import { actionButton, badge, fields, heading, panel, problem, runLink, table } from "../ui.js";
-import { leadName, stageStrip, waiting, withLead } from "./pipelines.js";
+import { leadName, stageStrip, waiting } from "./pipelines.js";
+
+/** A pipeline with its stages (GET /pipelines/{id}) and its lead. */
+async function withLead(id, signal) {
+  const pipeline = await api.get(`/pipelines/${id}`, undefined, { signal });
+  const lead = await api.get(`/leads/${pipeline.lead_id}`, undefined, { signal }).catch(() => null);
+  return { ...pipeline, lead };
+}
 
 export async function render(page, { params, signal }) {
   const path = `/pipelines/${encodeURIComponent(params.id)}`;

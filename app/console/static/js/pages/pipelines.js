@@ -1,10 +1,10 @@
-// Pipelines: each lead's stages in order, what the current one waits for and until when.
+// Pipelines: each lead and the stage its pipeline is at, what that stage waits for and until when.
 
 import * as api from "../api.js";
 import { add, h } from "../dom.js";
 import { dateTime, label, relative } from "../format.js";
 import { link } from "../router.js";
-import { badge, filters, heading, mapLimited, pagedTable } from "../ui.js";
+import { badge, filters, heading, pagedTable } from "../ui.js";
 
 const STATUSES = ["running", "succeeded", "stopped", "rejected", "failed", "cancelled"];
 const PAGE_SIZE = 20;
@@ -15,25 +15,13 @@ export async function render(page, { query, signal }) {
     filters("/pipelines", query, [
       { name: "status", label: "Status", options: [["", "any"], ...STATUSES.map((s) => [s, label(s)])] },
     ]));
-  // The list has neither the stages nor the lead: each pipeline and its lead are read one by one.
-  const load = async (cursor) => {
-    const listed = await api.get("/pipelines", { status: query.get("status"), cursor, limit: PAGE_SIZE }, { signal });
-    const items = await mapLimited(listed.items, 4, (pipeline) => withLead(pipeline.id, signal));
-    return { items, next_cursor: listed.next_cursor };
-  };
+  const load = (cursor) => api.get("/pipelines", { status: query.get("status"), cursor, limit: PAGE_SIZE }, { signal });
   add(page, await pagedTable([
     { title: "Lead", cell: (p) => h("a", { href: link(`/pipelines/${p.id}`) }, leadName(p.lead)) },
     { title: "Status", cell: (p) => [badge(p.status), p.stopped_reason ? h("div", { class: "muted" }, p.stopped_reason) : null] },
-    { title: "Stages", cell: (p) => stageStrip(p.stages) },
+    { title: "Stage", cell: (p) => (p.stage ? [stageStrip([p.stage]), h("div", { class: "muted" }, `${p.stage.position + 1} of ${p.stage_count}`)] : null) },
     { title: "Started", cell: (p) => dateTime(p.created_at) },
   ], load, { empty: "No pipelines match." }));
-}
-
-/** A pipeline with its stages (GET /pipelines/{id}) and its lead. */
-export async function withLead(id, signal) {
-  const pipeline = await api.get(`/pipelines/${id}`, undefined, { signal });
-  const lead = await api.get(`/leads/${pipeline.lead_id}`, undefined, { signal }).catch(() => null);
-  return { ...pipeline, lead };
 }
 
 export function leadName(lead) {
