@@ -66,7 +66,7 @@ def list_pipelines(
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> PipelinePage:
-    """Newest first, each with its lead and the stage it is at (three queries whatever the page's size)."""
+    """Newest first, each with its lead and the stage it is at (two queries whatever the page's size)."""
     pipelines, next_cursor = service.list_pipelines(session, ctx, limit=limit, cursor=cursor, status=status_,
                                                     lead_id=lead_id)
     stages = service.stages_by_pipeline(session, ctx, [pipeline.id for pipeline, _ in pipelines])
