@@ -56,6 +56,8 @@ class Agent(ABC, Generic[InputT, OutputT]):
     # Agents that call models (app.llm.orchestrator.generate): their runs are refused when they are started
     # while the tenant's LLM settings are unusable (422) or its monthly model budget is spent (402).
     uses_models: ClassVar[bool] = False
+    # The prompts its model calls use (app/prompts), by key.
+    prompt_keys: ClassVar[tuple[str, ...]] = ()
     description: ClassVar[str] = ""
 
     @property
@@ -68,6 +70,11 @@ class Agent(ABC, Generic[InputT, OutputT]):
     def needs_review(self, output: OutputT) -> bool:
         """True when the output must wait for a reviewer (status awaiting_review) before it takes effect."""
         return False
+
+    @property
+    def may_need_review(self) -> bool:
+        """Whether some of its outputs wait for a reviewer: it decides per output, in `needs_review`."""
+        return type(self).needs_review is not Agent.needs_review
 
     def output_json(self, output: OutputT) -> dict[str, Any]:
         return output.model_dump(mode="json")

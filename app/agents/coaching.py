@@ -554,6 +554,7 @@ class CoachingAgent(Agent[CoachingInput, CoachingOutput]):
     input_model = CoachingInput
     output_model = CoachingOutput
     uses_models = True
+    prompt_keys = (REVIEW_PROMPT,)
     description = ("Reviews a client's week of check-ins: flags computed in code (missed check-ins, adherence, "
                    "readiness against their baseline, deload), coaching cards for the coach, and a plan change "
                    "that a reviewer approves before it becomes the plan's next version.")

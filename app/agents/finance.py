@@ -358,6 +358,7 @@ class FinanceAgent(Agent[FinanceInput, FinanceOutput]):
     input_model = FinanceInput
     output_model = FinanceOutput
     uses_models = True
+    prompt_keys = (CONTRACT_PROMPT, MEMO_PROMPT)
     description = ("For a won deal, writes the contract summary and a draft invoice (lines, tax and totals "
                    "computed in code); the invoice is issued, with its number, when a reviewer approves it.")
 

@@ -221,6 +221,7 @@ class NegotiationAgent(Agent[NegotiationInput, NegotiationOutput]):
     input_model = NegotiationInput
     output_model = NegotiationOutput
     uses_models = True
+    prompt_keys = (COUNTER_PROMPT,)
     description = ("Answers a client's counter-offer on a deal within the tenant's price policy, enforced in code; "
                    "offers past the approval threshold, in the last round or refused in code wait for a reviewer.")
 

@@ -317,6 +317,7 @@ class SalesAgent(Agent[SalesInput, SalesOutput]):
     input_model = SalesInput
     output_model = SalesOutput
     uses_models = True
+    prompt_keys = (PROPOSAL_PROMPT,)
     description = ("Proposes a package from the price book to a qualified, contacted lead (the price is the book's, "
                    "set in code) and creates or updates its deal; the proposal is reviewed.")
 

@@ -428,6 +428,7 @@ class SdrAgent(Agent[SdrInput, SdrOutput]):
     input_model = SdrInput
     output_model = SdrOutput
     uses_models = True
+    prompt_keys = (QUALIFY_PROMPT, EMAIL_PROMPT)
     description = ("Qualifies a lead against the tenant's ideal-customer profile (score and bucket computed in code) "
                    "and drafts a first email, every claim cited, for review.")
 

@@ -7,6 +7,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.agents.registry import all_agents
 from app.auth.deps import Authorized, CurrentContext, DbSession, SessionFactory
 from app.auth.permissions import Permission
 from app.core import sse
@@ -15,8 +16,8 @@ from app.core.db import session_scope
 from app.core.idempotency import IdempotentResponse, run_idempotently
 from app.runs import hooks, service
 from app.runs.schemas import (
-    DlqDiscardResult, DlqRequest, DlqRetryResult, EventOut, OverrideRequest, RunCreate, RunDetail, RunOut, RunPage,
-    StepOut,
+    AgentOut, DlqDiscardResult, DlqRequest, DlqRetryResult, EventOut, OverrideRequest, RunCreate, RunDetail, RunOut,
+    RunPage, StepOut,
 )
 from app.runs.state import TERMINAL, RunStatus
 
@@ -42,6 +43,15 @@ def start_run(agent: str, body: RunCreate, session: DbSession, ctx: Authorized[P
     # the 202 still leaves only after the commit.
     session.commit()
     return JSONResponse(result.body, status_code=result.status, headers=result.headers)
+
+
+@router.get("/agents", response_model=list[AgentOut])
+def list_agents(ctx: Authorized[Permission.read]) -> list[AgentOut]:
+    """The installed agents, by name."""
+    return [AgentOut(name=agent.name, description=agent.description, queue=agent.queue, public=agent.public,
+                     uses_models=agent.uses_models, may_need_review=agent.may_need_review,
+                     prompt_keys=list(agent.prompt_keys), input_schema=agent.input_model.model_json_schema())
+            for agent in sorted(all_agents(), key=lambda agent: agent.name)]
 
 
 @router.get("/runs", response_model=RunPage)

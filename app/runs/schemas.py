@@ -8,6 +8,17 @@ from app.core.money import Usd
 from app.runs.state import RunStatus
 
 
+class AgentOut(BaseModel):
+    name: str
+    description: str
+    queue: str
+    public: bool = Field(description="Started with POST /api/v1/agents/{name}/run; an internal one only by the system")
+    uses_models: bool
+    may_need_review: bool = Field(description="Some outputs wait for a reviewer (the agent decides per output)")
+    prompt_keys: list[str]
+    input_schema: dict[str, Any] = Field(description="JSON Schema of the run's `input`")
+
+
 class RunCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -135,6 +135,21 @@ def test_the_pipelines_list_shows_each_lead_and_its_stage_from_the_list_alone(co
     assert not [url for url in requests if re.search(r"/api/v1/(pipelines/|leads/)", url)], requests
 
 
+def test_the_filters_offer_the_names_the_api_lists(console, page):
+    console.sign_in(page, Role.viewer)
+    agents = console.api("GET", "/agents", Role.viewer)
+    page.goto("/console/runs")
+    page.locator("table.data").wait_for()
+    offered = page.locator("datalist#agents option").evaluate_all("options => options.map(o => o.value)")
+    assert offered == [agent["name"] for agent in agents] and "test_flaky" in offered
+    page.goto("/console/reviews")
+    page.locator("table.data").wait_for()
+    offered = page.locator("datalist#agents option").evaluate_all("options => options.map(o => o.value)")
+    assert offered == [agent["name"] for agent in agents if agent["may_need_review"]] and "test_flaky" not in offered
+    types = page.locator("select[name=entity_type] option").evaluate_all("options => options.map(o => o.value)")
+    assert types == ["", *(kind["entity_type"] for kind in console.api("GET", "/reviews/kinds", Role.viewer))]
+
+
 def test_the_editor_offers_only_editable_fields_and_shows_the_apis_refusal(console, page):
     deal_id = console.stage("proposal", "review_proposal")["entity_id"]
     console.sign_in(page, Role.reviewer)

@@ -177,3 +177,22 @@ def test_the_openapi_schema_types_a_runs_model_calls(client):
     assert schemas["RunDetail"]["properties"]["model_calls"]["items"] == {"$ref": "#/components/schemas/ModelCall"}
     assert {"provider", "model", "input_tokens", "cost_usd", "status"} <= schemas["ModelCall"]["properties"].keys()
     assert schemas["ModelCallPage"]["properties"]["items"]["items"] == {"$ref": "#/components/schemas/ModelCall"}
+
+
+@pytest.mark.parametrize("role", [Role.viewer, Role.operator])
+def test_the_installed_agents_are_listed_with_their_queue_prompts_and_input_schema(db, client, role):
+    tenant = make_tenant(db)
+    response = client.get("/api/v1/agents", headers=tenant.headers(role))
+    assert response.status_code == 200
+    agents = {agent["name"]: agent for agent in response.json()}
+    assert list(agents) == sorted(agents) and {"sdr", "sales", "negotiation", "finance", "coaching", "echo"} <= set(agents)
+    sdr = agents["sdr"]
+    assert (sdr["queue"], sdr["public"], sdr["uses_models"], sdr["may_need_review"]) == ("agents.sdr", True, True, True)
+    assert sdr["prompt_keys"] == ["sdr.qualify", "sdr.first_email"] and "lead_id" in sdr["input_schema"]["properties"]
+    assert (agents["echo"]["may_need_review"], agents["echo"]["prompt_keys"]) == (False, [])
+    assert agents["knowledge_ingest"]["public"] is False
+    prompts = {prompt["key"] for prompt in client.get("/api/v1/prompts", headers=tenant.headers(role)).json()}
+    product = [agents[name] for name in ("sdr", "sales", "negotiation", "finance", "coaching")]
+    assert all(agent["prompt_keys"] and set(agent["prompt_keys"]) <= prompts and agent["may_need_review"]
+               for agent in product)
+    assert client.get("/api/v1/agents").status_code == 401

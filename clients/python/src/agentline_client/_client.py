@@ -21,7 +21,7 @@ from agentline_client._resource import Async, M, Resource, Sync, call
 from agentline_client._retry import RetryPolicy
 from agentline_client.models import Me, PipelineDetail, RunDetail, RunEvent
 from agentline_client.resources import (
-    CheckIns, Clients, CreditNotes, Deals, DeadLetters, Invoices, Knowledge, Leads, Metrics, Pipelines, Prompts,
+    Agents, CheckIns, Clients, CreditNotes, Deals, DeadLetters, Invoices, Knowledge, Leads, Metrics, Pipelines, Prompts,
     ID, Reviews, Runs, Webhooks,
 )
 
@@ -44,6 +44,7 @@ class ClientBase(Resource[M], ABC):
         self.core = Core(base_url=base_url.rstrip("/"), auth=auth, retry=retry, timeout=httpx.Timeout(timeout),
                          headers={"User-Agent": f"agentline-client/{__version__}"})
         super().__init__(self)
+        self.agents: Agents[M] = Agents(self)
         self.runs: Runs[M] = Runs(self)
         self.pipelines: Pipelines[M] = Pipelines(self)
         self.reviews: Reviews[M] = Reviews(self)

@@ -52,6 +52,19 @@ class Me(Model):
 # --- runs ----------------------------------------------------------------------------------------------
 
 
+class Agent(Model):
+    """An installed agent: `public` ones are started with `runs.start`; the others only by the system."""
+
+    name: str
+    description: str = ""
+    queue: str
+    public: bool = True
+    uses_models: bool = False
+    may_need_review: bool = Field(False, description="Some outputs wait for a reviewer (decided per output)")
+    prompt_keys: list[str] = []
+    input_schema: dict[str, Any] = Field(default_factory=dict, description="JSON Schema of a run's `input`")
+
+
 class RunStatus(StrEnum):
     queued = "queued"
     running = "running"

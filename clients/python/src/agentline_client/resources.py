@@ -17,7 +17,7 @@ from agentline_client._engine import Op, Plan, Stream, body, new_idempotency_key
 from agentline_client._operations import follow_run, paginate, pipeline_plan, run_plan
 from agentline_client._resource import M, Resource, Runner, call, stream
 from agentline_client.models import (
-    AgentMetrics, CheckIn, CheckInImportResult, CheckInWrite, Client, ClientCreate, ClientUpdate, CreditNote,
+    Agent, AgentMetrics, CheckIn, CheckInImportResult, CheckInWrite, Client, ClientCreate, ClientUpdate, CreditNote,
     CreditNoteCreate, Deal, DlqDiscardResult, DlqRetryResult, Document, Invoice, InvoiceDetail, Lead, LeadCreate, LeadImportResult,
     LeadUpdate, ModelCall, Negotiation, OfferAccepted, OfferCreate, Page, PipelineDetail, PipelineListItem, Prompt,
     PromptDetail, Review, ReviewKind, Run, RunDetail, RunEvent, SearchResult, Webhook, WebhookCreated, Delivery,
@@ -36,6 +36,13 @@ def _file(upload: Upload, filename: str | None) -> tuple[str, bytes]:
     if isinstance(upload, bytes):
         return filename or "upload", upload
     return filename or os.path.basename(getattr(upload, "name", "") or "upload"), upload.read()
+
+
+class Agents(Resource[M]):
+    @call
+    def list(self) -> Op[builtins.list[Agent]]:
+        """The installed agents by name, with their queue, prompts and input schema."""
+        return self._call(Plan("GET", "/agents", parse_as(builtins.list[Agent])))
 
 
 class Runs(Resource[M]):

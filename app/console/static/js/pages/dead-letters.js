@@ -6,7 +6,7 @@ import { add, h } from "../dom.js";
 import { dateTime } from "../format.js";
 import { can } from "../session.js";
 import { actionButton, datalist, filters, heading, notice, pagedTable, runLink } from "../ui.js";
-import { AGENTS } from "../vocabulary.js";
+import { agentNames } from "../vocabulary.js";
 import { attempts } from "./runs.js";
 
 export async function render(page, { query, signal }) {
@@ -56,7 +56,7 @@ export async function render(page, { query, signal }) {
     heading("Dead letters"),
     h("p", { class: "muted" }, "Runs that failed on every attempt. Retrying gives a run a fresh set of attempts; its completed steps are not done again."),
     filters("/dead-letters", query, [{ name: "agent", label: "Agent", list: "agents", placeholder: "any" }]),
-    datalist("agents", AGENTS),
+    datalist("agents", await agentNames(signal)),
     operator ? h("div", { class: "buttons" },
       actionButton("Retry selected", retry, messages),
       actionButton("Discard selected", discard, messages, { kind: "danger" })) : null,

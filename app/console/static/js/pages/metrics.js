@@ -6,7 +6,7 @@ import { add, h } from "../dom.js";
 import { count, duration, label, percent, usd } from "../format.js";
 import { barChart, lineChart, shareBar } from "../charts.js";
 import { datalist, filters, heading, panel, table } from "../ui.js";
-import { AGENTS } from "../vocabulary.js";
+import { agentNames } from "../vocabulary.js";
 
 const PERIODS = [["7", "last 7 days"], ["30", "last 30 days"], ["90", "last 90 days"]];
 // Stacked bottom to top: what went well first.
@@ -25,7 +25,7 @@ export async function render(page, { query, signal }) {
       { name: "days", label: "Period", options: PERIODS, default: "30" },
       { name: "agent", label: "Agent", list: "agents", placeholder: "every agent" },
     ]),
-    datalist("agents", AGENTS),
+    datalist("agents", await agentNames(signal)),
     panel(`Per agent, ${metrics.since} to ${metrics.until} (UTC days)`, summaryTable(metrics.agents)),
     metrics.agents.map((agent) => agentPanel(agent, period)));
 }

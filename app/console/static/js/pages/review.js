@@ -9,6 +9,7 @@ import { proposalEditor } from "../editor.js";
 import { link } from "../router.js";
 import { can, isAdmin, userName } from "../session.js";
 import { actionButton, badge, fields, heading, json, notice, panel, runLink, table } from "../ui.js";
+import { reviewKinds } from "../vocabulary.js";
 import { deadline } from "./reviews.js";
 
 export async function render(page, { params, signal }) {
@@ -126,7 +127,7 @@ function at(document, pointer) {
 }
 
 async function editableFields(entityType, signal) {
-  const kinds = await api.get("/reviews/kinds", undefined, { signal });
+  const kinds = await reviewKinds(signal);
   return kinds.find((kind) => kind.entity_type === entityType)?.editable_fields ?? [];
 }
 

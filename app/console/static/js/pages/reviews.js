@@ -6,20 +6,21 @@ import { add, h } from "../dom.js";
 import { dateTime, isPast, label, relative } from "../format.js";
 import { link } from "../router.js";
 import { badge, datalist, filters, heading, pagedTable } from "../ui.js";
-import { AGENTS, REVIEW_TYPES } from "../vocabulary.js";
+import { agentNames, reviewKinds } from "../vocabulary.js";
 
 const STATUSES = ["pending", "escalated", "approved", "edited", "rejected", "expired", "cancelled"];
 const OPEN = new Set(["pending", "escalated"]);
 
 export async function render(page, { query, signal }) {
+  const kinds = await reviewKinds(signal);
   add(page,
     heading("Reviews"),
     filters("/reviews", query, [
-      { name: "entity_type", label: "Type", options: [["", "any"], ...REVIEW_TYPES.map((t) => [t, label(t)])] },
+      { name: "entity_type", label: "Type", options: [["", "any"], ...kinds.map(({ entity_type: t }) => [t, label(t)])] },
       { name: "agent", label: "Agent", list: "agents", placeholder: "any" },
       { name: "status", label: "Status", options: [["", "any"], ...STATUSES.map((s) => [s, label(s)])] },
     ]),
-    datalist("agents", AGENTS));
+    datalist("agents", await agentNames(signal, { reviewed: true })));
   const wanted = Object.fromEntries(["entity_type", "agent", "status"].map((name) => [name, query.get(name)]));
   add(page, await pagedTable(COLUMNS, (cursor) => api.get("/reviews", { ...wanted, cursor, limit: 50 }, { signal }), {
     empty: "No reviews match.",

@@ -5,7 +5,7 @@ import { add, h } from "../dom.js";
 import { between, dateTime, label, shortId } from "../format.js";
 import { link } from "../router.js";
 import { badge, datalist, filters, heading, pagedTable, runLink } from "../ui.js";
-import { AGENTS, RUN_STATUSES } from "../vocabulary.js";
+import { agentNames, RUN_STATUSES } from "../vocabulary.js";
 
 const FILTERS = ["agent", "status", "pipeline_id", "created_from", "created_to"];
 
@@ -19,7 +19,7 @@ export async function render(page, { query, signal }) {
       { name: "created_from", label: "Created from", type: "datetime-local" },
       { name: "created_to", label: "Created to", type: "datetime-local" },
     ]),
-    datalist("agents", AGENTS));
+    datalist("agents", await agentNames(signal)));
   const wanted = Object.fromEntries(FILTERS.map((name) => [name, query.get(name)]));
   for (const name of ["created_from", "created_to"]) {
     if (wanted[name]) wanted[name] = new Date(wanted[name]).toISOString();  // the reader's local time
