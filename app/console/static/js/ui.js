@@ -162,3 +162,29 @@ export function runLink(id, text) {
 export function field(text, control, hint) {
   return h("label", { class: "field" }, h("span", {}, text), control, hint ? h("small", {}, hint) : null);
 }
+
+/**
+ * A reading to do again after each event: `read()` runs one at a time, and an event that arrives while it
+ * runs asks for one more, so what is shown is never older than the newest event. `failed(error)` shows what
+ * went wrong; nothing runs once `signal` is aborted.
+ */
+export function rereader(read, failed, signal) {
+  let reading = null;
+  let again = false;
+  const reread = () => {
+    if (reading) {
+      again = true;
+      return;
+    }
+    reading = read().catch((error) => {
+      if (!signal.aborted) failed(error);
+    }).finally(() => {
+      reading = null;
+      if (again && !signal.aborted) {
+        again = false;
+        reread();
+      }
+    });
+  };
+  return reread;
+}

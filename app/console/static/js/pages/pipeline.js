@@ -6,7 +6,7 @@ import { add, fill, h } from "../dom.js";
 import { dateTime, label } from "../format.js";
 import { link } from "../router.js";
 import { can } from "../session.js";
-import { actionButton, badge, fields, heading, panel, problem, runLink, table } from "../ui.js";
+import { actionButton, badge, fields, heading, panel, problem, rereader, runLink, table } from "../ui.js";
 import { leadName, stageStrip, waiting } from "./pipelines.js";
 
 /** A pipeline with its stages (GET /pipelines/{id}) and its lead. */
@@ -47,30 +47,13 @@ export async function render(page, { params, signal }) {
         : null);
   };
 
-  // The pipeline and its reviews read again after an event. An event that arrives while they are being read
-  // asks for one more reading, so what is shown is never older than the newest event.
-  let reloading = null;
-  let readAgain = false;
-  const reload = () => {
-    if (reloading) {
-      readAgain = true;
-      return;
-    }
-    reloading = (async () => {
-      const fresh = { ...(await api.get(path, undefined, { signal })), lead: pipeline.lead };
-      reviews = await reviewsOf(fresh, signal);
-      pipeline = fresh;
-      paint();
-    })().catch((error) => {
-      if (!signal.aborted) fill(messages, problem(error));
-    }).finally(() => {
-      reloading = null;
-      if (readAgain && !signal.aborted) {
-        readAgain = false;
-        reload();
-      }
-    });
-  };
+  // The pipeline and its reviews, read again after an event.
+  const reload = rereader(async () => {
+    const fresh = { ...(await api.get(path, undefined, { signal })), lead: pipeline.lead };
+    reviews = await reviewsOf(fresh, signal);
+    pipeline = fresh;
+    paint();
+  }, (error) => fill(messages, problem(error)), signal);
 
   following = pipeline.status === "running";
   paint();

@@ -7,7 +7,7 @@ import { add, fill, h } from "../dom.js";
 import { between, count, dateTime, duration, label, shortId, usd } from "../format.js";
 import { link } from "../router.js";
 import { can, userName } from "../session.js";
-import { actionButton, actionForm, badge, field, fields, heading, json, panel, problem, runLink, table } from "../ui.js";
+import { actionButton, actionForm, badge, field, fields, heading, json, panel, problem, rereader, runLink, table } from "../ui.js";
 import { TERMINAL } from "../vocabulary.js";
 import { attempts } from "./runs.js";
 
@@ -58,30 +58,13 @@ export async function render(page, { params, signal }) {
     follow();
   }
 
-  // The run read again after an event, for its steps, model calls and output. An event that arrives while
-  // it is being read asks for one more reading; and what was read never takes the run back to an older
-  // state than the newest event seen.
-  let reloading = null;
-  let readAgain = false;
-  const reload = () => {
-    if (reloading) {
-      readAgain = true;
-      return;
-    }
-    reloading = api.get(path, undefined, { signal }).then((fresh) => {
-      run = withEvents(fresh, run.events);
-      paint();
-      paintActions();
-    }).catch((error) => {
-      if (!signal.aborted) fill(streamMessages, problem(error));
-    }).finally(() => {
-      reloading = null;
-      if (readAgain && !signal.aborted) {
-        readAgain = false;
-        reload();
-      }
-    });
-  };
+  // The run read again after an event, for its steps, model calls and output; what was read never takes the
+  // run back to an older state than the newest event seen.
+  const reload = rereader(async () => {
+    run = withEvents(await api.get(path, undefined, { signal }), run.events);
+    paint();
+    paintActions();
+  }, (error) => fill(streamMessages, problem(error)), signal);
 
   const onEvent = ({ data }) => {
     lastEventId = Math.max(lastEventId, data.id);
