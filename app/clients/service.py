@@ -8,7 +8,7 @@ import uuid
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -17,7 +17,7 @@ from app.auth.permissions import Permission, authorize
 from app.clients.schemas import CLIENT_FIELDS, ClientCreate, ClientOut, ClientPatch, ClientStatus
 from app.core.context import TenantContext
 from app.core.errors import Conflict, UnprocessableEntity
-from app.core.pagination import decode_cursor, encode_cursor
+from app.core.pagination import newest_first, next_cursor
 from app.core.scope import get_or_404, scoped
 from app.models import Client, Lead, Tenant, User
 
@@ -40,9 +40,7 @@ def list_clients(session: Session, ctx: TenantContext, *, limit: int, cursor: st
                  status: ClientStatus | None, coach_id: uuid.UUID | None,
                  lead_id: uuid.UUID | None) -> tuple[list[ClientOut], str | None]:
     """Newest first, keyset-paginated on (created_at, id) along ix_clients_page."""
-    query = scoped(ctx, Client).order_by(Client.created_at.desc(), Client.id.desc()).limit(limit + 1)
-    if cursor:
-        query = query.where(tuple_(Client.created_at, Client.id) < decode_cursor(cursor, uuid.UUID))
+    query = newest_first(scoped(ctx, Client), Client, limit, cursor)
     if status is not None:
         query = query.where(Client.status == status.value)
     if coach_id is not None:
@@ -51,7 +49,7 @@ def list_clients(session: Session, ctx: TenantContext, *, limit: int, cursor: st
         query = query.where(Client.lead_id == lead_id)
     clients = list(session.scalars(query))
     page = [ClientOut.model_validate(client) for client in clients[:limit]]
-    return page, encode_cursor(page[-1].created_at, page[-1].id) if len(clients) > limit else None
+    return page, next_cursor(clients, limit)
 
 
 def read_client(session: Session, ctx: TenantContext, client_id: uuid.UUID) -> ClientOut:

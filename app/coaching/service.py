@@ -16,7 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
-from sqlalchemy import func, tuple_
+from sqlalchemy import func
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
@@ -46,7 +46,7 @@ from app.coaching.schemas import (
 from app.coaching.state import CardStatus, transition_card, transition_change
 from app.core.context import TenantContext
 from app.core.errors import AppError, BadRequest, Conflict, NotFound, UnprocessableEntity
-from app.core.pagination import decode_cursor, encode_cursor
+from app.core.pagination import newest_first, next_cursor
 from app.core.scope import get_or_404, scoped
 from app.models import AgentRun, CheckIn, Client, CoachingCard, Plan, PlanChange, PlanVersion, Review
 from app.reviews.registry import ReviewKind, register_kind
@@ -555,17 +555,14 @@ def list_cards(session: Session, ctx: TenantContext, *, limit: int, cursor: str 
                severity: CardSeverity | None = None, kind: str | None = None,
                week: str | None = None) -> tuple[list[CoachingCardOut], str | None]:
     """Newest first, keyset-paginated on (created_at, id) along ix_coaching_cards_page."""
-    query = (scoped(ctx, CoachingCard).order_by(CoachingCard.created_at.desc(), CoachingCard.id.desc())
-             .limit(limit + 1))
-    if cursor:
-        query = query.where(tuple_(CoachingCard.created_at, CoachingCard.id) < decode_cursor(cursor, uuid.UUID))
+    query = newest_first(scoped(ctx, CoachingCard), CoachingCard, limit, cursor)
     for column, value in ((CoachingCard.client_id, client_id), (CoachingCard.status, status),
                           (CoachingCard.severity, severity), (CoachingCard.kind, kind), (CoachingCard.week, week)):
         if value is not None:
             query = query.where(column == value)
     cards = list(session.scalars(query))
     page = [CoachingCardOut.model_validate(card) for card in cards[:limit]]
-    return page, encode_cursor(page[-1].created_at, page[-1].id) if len(cards) > limit else None
+    return page, next_cursor(cards, limit)
 
 
 def read_card(session: Session, ctx: TenantContext, card_id: uuid.UUID) -> CoachingCardOut:

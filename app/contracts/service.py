@@ -5,13 +5,12 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import tuple_
 from sqlalchemy.orm import Session
 
 from app.audit import service as audit
 from app.core import money
 from app.core.context import TenantContext
-from app.core.pagination import decode_cursor, encode_cursor
+from app.core.pagination import newest_first, next_cursor
 from app.core.scope import get_or_404, scoped
 from app.models import Contract, Deal
 
@@ -38,16 +37,14 @@ def contract_for_deal(session: Session, ctx: TenantContext, deal_id: uuid.UUID, 
 def list_contracts(session: Session, ctx: TenantContext, *, limit: int, cursor: str | None,
                    deal_id: uuid.UUID | None, lead_id: uuid.UUID | None) -> tuple[list[Contract], str | None]:
     """Newest first, keyset-paginated on (created_at, id)."""
-    query = scoped(ctx, Contract).order_by(Contract.created_at.desc(), Contract.id.desc()).limit(limit + 1)
-    if cursor:
-        query = query.where(tuple_(Contract.created_at, Contract.id) < decode_cursor(cursor, uuid.UUID))
+    query = newest_first(scoped(ctx, Contract), Contract, limit, cursor)
     if deal_id is not None:
         query = query.where(Contract.deal_id == deal_id)
     if lead_id is not None:
         query = query.where(Contract.lead_id == lead_id)
     contracts = list(session.scalars(query))
     page = contracts[:limit]
-    return page, encode_cursor(page[-1].created_at, page[-1].id) if len(contracts) > limit else None
+    return page, next_cursor(contracts, limit)
 
 
 def record_contract(session: Session, ctx: TenantContext, *, deal: Deal, parties: dict[str, Any], price: Decimal,

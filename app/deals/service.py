@@ -4,14 +4,14 @@
 import uuid
 from typing import Any
 
-from sqlalchemy import Select, tuple_
+from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
 from app.audit import service as audit
 from app.core import money
 from app.core.context import TenantContext
 from app.core.errors import Conflict, NotFound
-from app.core.pagination import decode_cursor, encode_cursor
+from app.core.pagination import newest_first, next_cursor
 from app.core.scope import get_or_404, scoped
 from app.deals.schemas import DealLead, DealOut
 from app.deals.state import DealStage, transition
@@ -59,16 +59,14 @@ def read_deal(session: Session, ctx: TenantContext, deal_id: uuid.UUID) -> DealO
 def list_deals(session: Session, ctx: TenantContext, *, limit: int, cursor: str | None, stage: DealStage | None,
                lead_id: uuid.UUID | None) -> tuple[list[DealOut], str | None]:
     """Newest first, keyset-paginated on (created_at, id), each with its lead (one query)."""
-    query = _with_lead(scoped(ctx, Deal)).order_by(Deal.created_at.desc(), Deal.id.desc()).limit(limit + 1)
-    if cursor:
-        query = query.where(tuple_(Deal.created_at, Deal.id) < decode_cursor(cursor, uuid.UUID))
+    query = newest_first(_with_lead(scoped(ctx, Deal)), Deal, limit, cursor)
     if stage is not None:
         query = query.where(Deal.stage == stage.value)
     if lead_id is not None:
         query = query.where(Deal.lead_id == lead_id)
     rows = session.execute(query).all()
     page = [_out(deal, lead) for deal, lead in rows[:limit]]
-    return page, encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None
+    return page, next_cursor(rows, limit)
 
 
 def upsert_proposal_deal(session: Session, ctx: TenantContext, *, lead: Lead, item: PriceBookItem,

@@ -10,14 +10,13 @@ import uuid
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import tuple_
 from sqlalchemy.orm import Session
 
 from app.core import outbox
 from app.core.config import get_settings
 from app.core.context import TenantContext
 from app.core.errors import Conflict, UnprocessableEntity
-from app.core.pagination import decode_cursor, encode_cursor
+from app.core.pagination import newest_first, next_cursor
 from app.core.scope import get_or_404, scoped
 from app.email.delivery import EMAIL_QUEUE, SEND_TASK, try_lock_for_transaction
 from app.email.schemas import SUBJECT_MAX, EmailContent
@@ -133,9 +132,7 @@ def list_emails(session: Session, ctx: TenantContext, *, limit: int, cursor: str
                 status: EmailStatus | None = None, lead_id: uuid.UUID | None = None,
                 pipeline_id: uuid.UUID | None = None) -> tuple[list[EmailLog], str | None]:
     """Newest first, keyset-paginated on (created_at, id) along ix_email_logs_page."""
-    query = scoped(ctx, EmailLog).order_by(EmailLog.created_at.desc(), EmailLog.id.desc()).limit(limit + 1)
-    if cursor:
-        query = query.where(tuple_(EmailLog.created_at, EmailLog.id) < decode_cursor(cursor, uuid.UUID))
+    query = newest_first(scoped(ctx, EmailLog), EmailLog, limit, cursor)
     if status:
         query = query.where(EmailLog.status == status.value)
     if lead_id:
@@ -144,7 +141,7 @@ def list_emails(session: Session, ctx: TenantContext, *, limit: int, cursor: str
         query = query.where(EmailLog.pipeline_id == pipeline_id)
     emails = list(session.scalars(query))
     page = emails[:limit]
-    return page, encode_cursor(page[-1].created_at, page[-1].id) if len(emails) > limit else None
+    return page, next_cursor(emails, limit)
 
 
 def get_email(session: Session, ctx: TenantContext, email_id: uuid.UUID) -> EmailLog:

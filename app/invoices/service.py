@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any, NoReturn
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.audit import service as audit
@@ -23,7 +23,7 @@ from app.clients import service as clients
 from app.core import money
 from app.core.context import TenantContext
 from app.core.errors import Conflict, UnprocessableEntity
-from app.core.pagination import decode_cursor, encode_cursor
+from app.core.pagination import newest_first, next_cursor
 from app.core.scope import get_or_404, scoped
 from app.core.signals import advance_pipeline
 from app.deals import service as deals
@@ -249,9 +249,7 @@ def list_invoices(session: Session, ctx: TenantContext, *, limit: int, cursor: s
                   status: InvoiceStatus | None, deal_id: uuid.UUID | None,
                   client_id: uuid.UUID | None) -> tuple[list[InvoiceOut], str | None]:
     """Newest first, keyset-paginated on (created_at, id) along ix_invoices_page."""
-    query = scoped(ctx, Invoice).order_by(Invoice.created_at.desc(), Invoice.id.desc()).limit(limit + 1)
-    if cursor:
-        query = query.where(tuple_(Invoice.created_at, Invoice.id) < decode_cursor(cursor, uuid.UUID))
+    query = newest_first(scoped(ctx, Invoice), Invoice, limit, cursor)
     if status is not None:
         query = query.where(Invoice.status == status.value)
     if deal_id is not None:
@@ -260,7 +258,7 @@ def list_invoices(session: Session, ctx: TenantContext, *, limit: int, cursor: s
         query = query.where(Invoice.client_id == client_id)
     invoices = list(session.scalars(query))
     page = [InvoiceOut(**_out(invoice)) for invoice in invoices[:limit]]
-    return page, encode_cursor(page[-1].created_at, page[-1].id) if len(invoices) > limit else None
+    return page, next_cursor(invoices, limit)
 
 
 # --- credit notes ----------------------------------------------------------------------------------------
@@ -389,16 +387,13 @@ def read_credit_note(session: Session, ctx: TenantContext, credit_note_id: uuid.
 def list_credit_notes(session: Session, ctx: TenantContext, *, limit: int, cursor: str | None,
                       invoice_id: uuid.UUID | None) -> tuple[list[CreditNoteOut], str | None]:
     """Newest first, keyset-paginated on (created_at, id), each with its invoice's number (one query)."""
-    query = (scoped(ctx, CreditNote).add_columns(Invoice.number)
-             .join(Invoice, Invoice.id == CreditNote.invoice_id)
-             .order_by(CreditNote.created_at.desc(), CreditNote.id.desc()).limit(limit + 1))
-    if cursor:
-        query = query.where(tuple_(CreditNote.created_at, CreditNote.id) < decode_cursor(cursor, uuid.UUID))
+    query = newest_first(scoped(ctx, CreditNote).add_columns(Invoice.number)
+                         .join(Invoice, Invoice.id == CreditNote.invoice_id), CreditNote, limit, cursor)
     if invoice_id is not None:
         query = query.where(CreditNote.invoice_id == invoice_id)
     rows = session.execute(query).all()
     page = [credit_note_out(note, number) for note, number in rows[:limit]]
-    return page, encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None
+    return page, next_cursor(rows, limit)
 
 
 # --- the review kind -------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ Other domains read a lead through `get_lead` (404 for another tenant's) and chan
 import uuid
 from typing import Any
 
-from sqlalchemy import or_, tuple_
+from sqlalchemy import or_
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
@@ -14,7 +14,7 @@ from app.audit import service as audit
 from app.auth.permissions import Permission, authorize
 from app.core.context import TenantContext
 from app.core.errors import Conflict
-from app.core.pagination import decode_cursor, encode_cursor
+from app.core.pagination import newest_first, next_cursor
 from app.core.scope import get_or_404, scoped
 from app.leads import csv_import
 from app.leads.schemas import (
@@ -42,9 +42,7 @@ def get_lead(session: Session, ctx: TenantContext, lead_id: uuid.UUID, *, for_up
 def list_leads(session: Session, ctx: TenantContext, *, limit: int, cursor: str | None, status: LeadStatus | None,
                bucket: LeadBucket | None, q: str | None) -> tuple[list[LeadOut], str | None]:
     """Newest first, keyset-paginated on (created_at, id). `q` matches name, email or company, any case."""
-    query = scoped(ctx, Lead).order_by(Lead.created_at.desc(), Lead.id.desc()).limit(limit + 1)
-    if cursor:
-        query = query.where(tuple_(Lead.created_at, Lead.id) < decode_cursor(cursor, uuid.UUID))
+    query = newest_first(scoped(ctx, Lead), Lead, limit, cursor)
     if status is not None:
         query = query.where(Lead.status == status.value)
     if bucket is not None:
@@ -55,7 +53,7 @@ def list_leads(session: Session, ctx: TenantContext, *, limit: int, cursor: str 
                                 Lead.company.ilike(pattern, escape="\\")))
     leads = list(session.scalars(query))
     page = [LeadOut.model_validate(lead) for lead in leads[:limit]]
-    return page, encode_cursor(page[-1].created_at, page[-1].id) if len(leads) > limit else None
+    return page, next_cursor(leads, limit)
 
 
 def read_lead(session: Session, ctx: TenantContext, lead_id: uuid.UUID) -> LeadOut:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from app.core.context import TenantContext
 from app.core.errors import BadRequest
-from app.core.pagination import decode_cursor, encode_cursor
+from app.core.pagination import decode_cursor, next_cursor
 from app.llm import repository
 from app.llm.repository import FINISHED, LogFilters
 from app.llm.schemas import AgentFigures, AgentMetrics, DayFigures, Latency, ModelCallPage, Tokens
@@ -40,8 +40,7 @@ def list_model_calls(session: Session, ctx: TenantContext, filters: LogFilters, 
     # Without payloads the two columns were not loaded (and raise if touched): leave them out of the item.
     fields = ModelCall.model_fields.keys() - (set() if with_payloads else {"request", "response"})
     items = [ModelCall.model_validate({name: getattr(row, name) for name in fields}) for row in page]
-    next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None
-    return ModelCallPage(items=items, next_cursor=next_cursor)
+    return ModelCallPage(items=items, next_cursor=next_cursor(rows, limit))
 
 
 def run_model_calls(session: Session, ctx: TenantContext, run_id: uuid.UUID) -> list[ModelCall]:

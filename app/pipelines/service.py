@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.audit import service as audit
@@ -19,7 +19,7 @@ from app.auth.permissions import Permission, Role, authorize
 from app.core.context import Principal, TenantContext
 from app.core.errors import AppError, Conflict
 from app.core.metrics import PIPELINES_FINISHED
-from app.core.pagination import decode_cursor, encode_cursor
+from app.core.pagination import newest_first, next_cursor
 from app.core.scope import get_or_404, scoped
 from app.models import AgentRun, Client, Deal, EmailLog, Invoice, Lead, Pipeline, PipelineStage, Review
 from app.pipelines.schemas import PipelineEventOut
@@ -315,17 +315,15 @@ def list_pipelines(session: Session, ctx: TenantContext, *, limit: int, cursor: 
                    status: PipelineStatus | None = None,
                    lead_id: uuid.UUID | None = None) -> tuple[list[tuple[Pipeline, Lead]], str | None]:
     """A page of pipelines, each with its lead (one joined query)."""
-    query = (select(Pipeline, Lead).join(Lead, Lead.id == Pipeline.lead_id).where(Pipeline.tenant_id == ctx.tenant_id)
-             .order_by(Pipeline.created_at.desc(), Pipeline.id.desc()).limit(limit + 1))
-    if cursor:
-        query = query.where(tuple_(Pipeline.created_at, Pipeline.id) < decode_cursor(cursor, uuid.UUID))
+    query = newest_first(select(Pipeline, Lead).join(Lead, Lead.id == Pipeline.lead_id)
+                         .where(Pipeline.tenant_id == ctx.tenant_id), Pipeline, limit, cursor)
     if status:
         query = query.where(Pipeline.status == status.value)
     if lead_id:
         query = query.where(Pipeline.lead_id == lead_id)
     found = [(pipeline, lead) for pipeline, lead in session.execute(query)]
     page = found[:limit]
-    return page, encode_cursor(page[-1][0].created_at, page[-1][0].id) if len(found) > limit else None
+    return page, next_cursor(found, limit)
 
 
 def stages_by_pipeline(session: Session, ctx: TenantContext,

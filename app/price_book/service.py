@@ -4,7 +4,6 @@
 import uuid
 from typing import Any
 
-from sqlalchemy import tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -13,7 +12,7 @@ from app.auth.permissions import Permission, authorize
 from app.core import money
 from app.core.context import TenantContext
 from app.core.errors import Conflict
-from app.core.pagination import decode_cursor, encode_cursor
+from app.core.pagination import newest_first, next_cursor
 from app.core.scope import get_or_404, scoped
 from app.models import PriceBookItem
 from app.price_book.schemas import PriceBookItemCreate, PriceBookItemOut, PriceBookItemPatch
@@ -50,15 +49,12 @@ def read_item(session: Session, ctx: TenantContext, item_id: uuid.UUID) -> Price
 def list_items(session: Session, ctx: TenantContext, *, limit: int, cursor: str | None,
                active: bool | None) -> tuple[list[PriceBookItemOut], str | None]:
     """Newest first, keyset-paginated on (created_at, id)."""
-    query = (scoped(ctx, PriceBookItem).order_by(PriceBookItem.created_at.desc(), PriceBookItem.id.desc())
-             .limit(limit + 1))
-    if cursor:
-        query = query.where(tuple_(PriceBookItem.created_at, PriceBookItem.id) < decode_cursor(cursor, uuid.UUID))
+    query = newest_first(scoped(ctx, PriceBookItem), PriceBookItem, limit, cursor)
     if active is not None:
         query = query.where(PriceBookItem.active == active)
     items = list(session.scalars(query))
     page = [PriceBookItemOut.model_validate(item) for item in items[:limit]]
-    return page, encode_cursor(page[-1].created_at, page[-1].id) if len(items) > limit else None
+    return page, next_cursor(items, limit)
 
 
 def create_item(session: Session, ctx: TenantContext, body: PriceBookItemCreate) -> PriceBookItemOut:

@@ -12,7 +12,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 from pydantic import ValidationError
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, make_transient_to_detached
 
@@ -24,7 +24,7 @@ from app.core.context import TenantContext
 from app.core.db import driver_connection
 from app.core.errors import Conflict, NotFound, UnprocessableEntity
 from app.core.metrics import RUNS_CREATED
-from app.core.pagination import decode_cursor, encode_cursor
+from app.core.pagination import newest_first, next_cursor
 from app.core.scope import get_or_404, scoped
 from app.models import AgentRun, RunEvent, RunStep
 from app.runs import hooks
@@ -179,9 +179,7 @@ def list_runs(session: Session, ctx: TenantContext, *, limit: int, cursor: str |
               created_from: datetime | None = None, created_to: datetime | None = None) -> tuple[list[AgentRun], str | None]:
     """Newest first, keyset-paginated on (created_at, id): every page is an index range scan, so page
     1000 costs what page 1 does."""
-    query = scoped(ctx, AgentRun).order_by(AgentRun.created_at.desc(), AgentRun.id.desc()).limit(limit + 1)
-    if cursor:
-        query = query.where(tuple_(AgentRun.created_at, AgentRun.id) < decode_cursor(cursor, uuid.UUID))
+    query = newest_first(scoped(ctx, AgentRun), AgentRun, limit, cursor)
     if agent:
         query = query.where(AgentRun.agent == agent)
     if status:
@@ -194,7 +192,7 @@ def list_runs(session: Session, ctx: TenantContext, *, limit: int, cursor: str |
         query = query.where(AgentRun.created_at < created_to)
     runs = list(session.scalars(query))
     page = runs[:limit]
-    return page, encode_cursor(page[-1].created_at, page[-1].id) if len(runs) > limit else None
+    return page, next_cursor(runs, limit)
 
 
 def get_run(session: Session, ctx: TenantContext, run_id: uuid.UUID) -> AgentRun:

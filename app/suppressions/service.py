@@ -4,7 +4,7 @@ someone asks `find_suppression` first, and again at the moment of sending."""
 import uuid
 from typing import Any
 
-from sqlalchemy import case, func, tuple_
+from sqlalchemy import case, func
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -12,7 +12,7 @@ from app.audit import service as audit
 from app.auth.permissions import Permission, authorize
 from app.core.context import TenantContext
 from app.core.errors import Conflict
-from app.core.pagination import decode_cursor, encode_cursor
+from app.core.pagination import newest_first, next_cursor
 from app.core.scope import get_or_404, scoped
 from app.models import Suppression
 from app.suppressions.schemas import SuppressionCreate, SuppressionKind, SuppressionOut
@@ -45,16 +45,14 @@ def find_suppression(session: Session, ctx: TenantContext, email: str) -> Suppre
 def list_suppressions(session: Session, ctx: TenantContext, *, limit: int, cursor: str | None,
                       kind: SuppressionKind | None, q: str | None) -> tuple[list[SuppressionOut], str | None]:
     """Newest first, keyset-paginated on (created_at, id); `q` is part of the value."""
-    query = scoped(ctx, Suppression).order_by(Suppression.created_at.desc(), Suppression.id.desc()).limit(limit + 1)
-    if cursor:
-        query = query.where(tuple_(Suppression.created_at, Suppression.id) < decode_cursor(cursor, uuid.UUID))
+    query = newest_first(scoped(ctx, Suppression), Suppression, limit, cursor)
     if kind is not None:
         query = query.where(Suppression.kind == kind)
     if q:
         query = query.where(func.strpos(Suppression.value, q.strip().lower()) > 0)
     rows = list(session.scalars(query))
     page = [SuppressionOut.model_validate(row) for row in rows[:limit]]
-    return page, encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None
+    return page, next_cursor(rows, limit)
 
 
 def create_suppression(session: Session, ctx: TenantContext, body: SuppressionCreate) -> SuppressionOut:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic_core import to_jsonable_python
-from sqlalchemy import exists, or_, select, tuple_, update
+from sqlalchemy import exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.audit import service as audit
@@ -18,7 +18,7 @@ from app.core import outbox
 from app.core.config import get_settings
 from app.core.context import TenantContext
 from app.core.errors import Conflict, NotFound, UnprocessableEntity
-from app.core.pagination import decode_cursor, encode_cursor
+from app.core.pagination import newest_first, next_cursor
 from app.core.scope import get_or_404, scoped
 from app.models import AgentRun, Tenant, WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from app.runs.state import RunStatus
@@ -122,12 +122,10 @@ def create_endpoint(session: Session, ctx: TenantContext, body: WebhookCreate) -
 
 def list_endpoints(session: Session, ctx: TenantContext, *, limit: int,
                    cursor: str | None = None) -> tuple[list[WebhookEndpoint], str | None]:
-    query = scoped(ctx, WebhookEndpoint).order_by(WebhookEndpoint.created_at.desc(), WebhookEndpoint.id.desc())
-    if cursor:
-        query = query.where(tuple_(WebhookEndpoint.created_at, WebhookEndpoint.id) < decode_cursor(cursor, uuid.UUID))
-    endpoints = list(session.scalars(query.limit(limit + 1)))
+    query = newest_first(scoped(ctx, WebhookEndpoint), WebhookEndpoint, limit, cursor)
+    endpoints = list(session.scalars(query))
     page = endpoints[:limit]
-    return page, encode_cursor(page[-1].created_at, page[-1].id) if len(endpoints) > limit else None
+    return page, next_cursor(endpoints, limit)
 
 
 def get_endpoint(session: Session, ctx: TenantContext, endpoint_id: uuid.UUID, *,
@@ -180,13 +178,10 @@ def disable(session: Session, endpoint: WebhookEndpoint, reason: str, *, by: Lit
 def list_deliveries(session: Session, ctx: TenantContext, endpoint_id: uuid.UUID, *, limit: int,
                     cursor: str | None = None) -> tuple[list[DeliveryOut], str | None]:
     get_endpoint(session, ctx, endpoint_id)
-    query = (scoped(ctx, WebhookDelivery).add_columns(WebhookEvent.message_id, WebhookEvent.type)
-             .join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)
-             .where(WebhookDelivery.endpoint_id == endpoint_id)
-             .order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.id.desc()))
-    if cursor:
-        query = query.where(tuple_(WebhookDelivery.created_at, WebhookDelivery.id) < decode_cursor(cursor, uuid.UUID))
-    found = session.execute(query.limit(limit + 1)).all()
+    query = newest_first(scoped(ctx, WebhookDelivery).add_columns(WebhookEvent.message_id, WebhookEvent.type)
+                         .join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)
+                         .where(WebhookDelivery.endpoint_id == endpoint_id), WebhookDelivery, limit, cursor)
+    found = session.execute(query).all()
     rows = found[:limit]
     attempts: dict[uuid.UUID, list[AttemptOut]] = {}
     if rows:
@@ -194,9 +189,8 @@ def list_deliveries(session: Session, ctx: TenantContext, endpoint_id: uuid.UUID
                                        .where(WebhookAttempt.delivery_id.in_([row[0].id for row in rows]))
                                        .order_by(WebhookAttempt.attempt)):
             attempts.setdefault(attempt.delivery_id, []).append(AttemptOut.model_validate(attempt))
-    next_cursor = encode_cursor(rows[-1][0].created_at, rows[-1][0].id) if len(found) > limit else None
     return [_delivery_out(delivery, message_id, event_type, attempts.get(delivery.id, []))
-            for delivery, message_id, event_type in rows], next_cursor
+            for delivery, message_id, event_type in rows], next_cursor(found, limit)
 
 
 def _delivery_out(delivery: WebhookDelivery, message_id: str, event_type: str,
